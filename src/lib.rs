@@ -1,1 +1,200 @@
-//! placeholder
+//! One connector to TiDB, whichever network path reaches it.
+//!
+//! ```no_run
+//! use serde::Deserialize;
+//! use tidb_connect::{Config, Connector, params};
+//!
+//! #[derive(Debug, Deserialize)]
+//! struct Book {
+//!     id: u64,
+//!     title: String,
+//! }
+//!
+//! #[tokio::main]
+//! async fn main() -> Result<(), tidb_connect::Error> {
+//!     // mysql://<prefix>.root:<password>@gateway01.<region>.prod.aws.tidbcloud.com:4000/test
+//!     let db = tidb_connect::connect(&Config::from_env()?).await?;
+//!
+//!     db.execute("CREATE TABLE IF NOT EXISTS books (id BIGINT UNSIGNED PRIMARY KEY, title TEXT)", &[])
+//!         .await?;
+//!     db.execute("REPLACE INTO books VALUES (?, ?)", &params![1u64, "Dune"]).await?;
+//!
+//!     let books: Vec<Book> = db.query("SELECT id, title FROM books", &[]).await?.decode()?;
+//!     println!("{books:?}");
+//!     Ok(())
+//! }
+//! ```
+//!
+//! The application names no backend: the URL in `TIDB_URL` does.
+//!
+//! | URL | backend | where | status |
+//! |---|---|---|---|
+//! | `mysql://…` / `tidb://…` | direct: MySQL protocol over TCP + TLS | native (feature `native`) | available |
+//! | `hyperdrive://BINDING` | Cloudflare Hyperdrive | Workers (feature `worker`), native for tests | planned |
+//! | `relay+vpc://…@BINDING/db` | HTTP relay via a VPC service binding | Workers | planned |
+//! | `relay+https://…`, `relay+http://…` | HTTP relay / TiDB Cloud HTTP endpoint | native and Workers | planned |
+//!
+//! A backend that is not part of the build returns an error saying which feature or target
+//! provides it ([`Error::is_unsupported`]).
+//!
+//! # Features
+//!
+//! | feature | default | what it adds |
+//! |---|---|---|
+//! | `native` | yes | the direct backend on tokio with mysql_async and rustls (ring) |
+//! | `worker` | no | reserved for the Cloudflare Workers backends |
+//! | `relay-server` | no | reserved for the VPC relay server binary |
+//!
+//! # TLS
+//!
+//! TLS is on by default with `ssl-mode=verify_identity` against the public web roots.
+//! `ssl-mode` takes `disabled | preferred | required | verify_ca | verify_identity`, and the
+//! spellings other drivers use (`sslaccept=strict`, `sslrejectunauthorized=false`, `tls=true`,
+//! `ssl=true`, `require_ssl=true`, `useSSL=…`, `verify_identity=false`) map onto those modes.
+//! Contradictory or unknown parameters are errors. Hosts under `tidbcloud.com` are always
+//! verified and never reached in plaintext. `ssl-ca=` trusts a CA file instead of the web roots;
+//! `tls-server-name=` verifies (and sends as SNI) another name than the host. IP addresses are
+//! never sent as SNI.
+//!
+//! # Limits per backend
+//!
+//! * direct (native): one statement per [`Connector::query`] call; several statements in one
+//!   text run but are reported as unsupported. Parameters are bound on the server. Pooled
+//!   connections are reset (`COM_RESET_CONNECTION`) when returned.
+//!
+//! # Errors
+//!
+//! Every fallible call returns [`Error`]; ask it [`Error::is_retryable`],
+//! [`Error::is_timeout`], [`Error::code`] and so on. Server errors keep errno, SQLSTATE and
+//! message; TiDB's meaningful codes are in [`codes`].
+
+#![warn(missing_docs)]
+#![forbid(unsafe_code)]
+
+mod config;
+mod connector;
+mod de;
+mod error;
+mod value;
+mod version;
+
+#[cfg(feature = "native")]
+mod direct;
+#[cfg(feature = "native")]
+mod protocol;
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+
+pub use config::{
+    Backend, Config, ConfigBuilder, DEFAULT_PORT, RelayTransport, SslMode, TlsConfig, URL_ENV,
+    is_tidb_cloud_host,
+};
+pub use connector::{
+    Connector, IsolationLevel, MaybeSendSync, Statement, Transaction, TransactionBackend, TxOptions,
+};
+#[cfg(feature = "native")]
+pub use direct::DirectConnector;
+pub use error::{Error, Result, ServerError, codes};
+pub use value::{
+    BINARY_CHARSET, Column, ColumnFlags, ColumnIndex, ColumnType, Date, DateTime, Decimal,
+    ExecResult, ResultSet, Row, Time, Value,
+};
+pub use version::{ServerFlavor, ServerVersion};
+
+/// A connection handle backed by whichever backend the configuration selects.
+///
+/// Cheap to clone; clones share connections.
+#[derive(Clone)]
+pub struct Client {
+    inner: Arc<dyn Connector>,
+}
+
+impl std::fmt::Debug for Client {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Client")
+            .field("backend", &self.inner.backend())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Client {
+    /// Wraps any connector, e.g. one built directly or a test double of the application's.
+    pub fn from_connector(connector: impl Connector + 'static) -> Self {
+        Client {
+            inner: Arc::new(connector),
+        }
+    }
+}
+
+/// Connects through the backend the configuration selects.
+///
+/// # Errors
+///
+/// A configuration error when the backend is not available on this build or target (the
+/// message names the feature or target that provides it); otherwise the backend's connect
+/// errors.
+pub async fn connect(config: &Config) -> Result<Client> {
+    match config.backend() {
+        #[cfg(feature = "native")]
+        Backend::Direct => Ok(Client::from_connector(
+            DirectConnector::connect(config).await?,
+        )),
+        #[cfg(not(feature = "native"))]
+        Backend::Direct => Err(Error::not_built(
+            "mysql:// needs the direct backend: enable feature `native` (tokio targets); the \
+             Workers direct backend (feature `worker`) is not in this release yet",
+        )),
+        Backend::Hyperdrive => Err(Error::not_built(format!(
+            "hyperdrive://{} needs the hyperdrive backend (feature `worker` in a Worker, or \
+             CLOUDFLARE_HYPERDRIVE_LOCAL_CONNECTION_STRING_{} natively), which is not in this \
+             release yet; use the mysql:// URL of the database meanwhile",
+            config.host(),
+            config.host()
+        ))),
+        Backend::Relay if config.relay_transport() == Some(RelayTransport::Vpc) => {
+            Err(Error::config(
+                "relay+vpc:// works only inside a Cloudflare Worker (target wasm32, feature \
+                 `worker`), through the VPC service binding; outside a Worker use \
+                 relay+https://host of the relay",
+            ))
+        }
+        Backend::Relay => Err(Error::not_built(
+            "relay+https:// and relay+http:// need the relay backend, which is not in this \
+             release yet",
+        )),
+    }
+}
+
+#[cfg_attr(not(target_arch = "wasm32"), async_trait)]
+#[cfg_attr(target_arch = "wasm32", async_trait(?Send))]
+impl Connector for Client {
+    fn backend(&self) -> Backend {
+        self.inner.backend()
+    }
+
+    async fn query(&self, sql: &str, params: &[Value]) -> Result<ResultSet> {
+        self.inner.query(sql, params).await
+    }
+
+    async fn execute(&self, sql: &str, params: &[Value]) -> Result<ExecResult> {
+        self.inner.execute(sql, params).await
+    }
+
+    async fn batch(&self, statements: &[Statement]) -> Result<Vec<ResultSet>> {
+        self.inner.batch(statements).await
+    }
+
+    async fn begin(&self, options: TxOptions) -> Result<Transaction> {
+        self.inner.begin(options).await
+    }
+
+    async fn server_version(&self) -> Result<ServerVersion> {
+        self.inner.server_version().await
+    }
+
+    async fn close(&self) -> Result<()> {
+        self.inner.close().await
+    }
+}

@@ -1,0 +1,445 @@
+//! The direct backend on native targets: a mysql_async pool over rustls.
+//!
+//! Statements with parameters are prepared and bound on the server (binary protocol, with a
+//! per-connection statement cache); statements without parameters use the text protocol,
+//! one round trip each. Every checkout checks that the pooled socket is still open, and
+//! connections older than `max-lifetime` are replaced.
+
+mod errors;
+mod opts;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+use mysql_async::prelude::{Protocol, Queryable};
+use mysql_async::{Conn, Params, Pool, QueryResult};
+use tokio::sync::OnceCell;
+
+use crate::config::{Backend, Config, SslMode};
+use crate::connector::{Connector, Statement, Transaction, TransactionBackend, TxOptions};
+use crate::error::{Error, Result};
+use crate::protocol::decode;
+use crate::value::{Column, ResultSet, Row, Value};
+use crate::version::ServerVersion;
+
+use errors::Step;
+
+const BACKEND: &str = "direct";
+
+/// A pool of MySQL connections to one server, over verified TLS unless configured otherwise.
+///
+/// Cheap to clone; clones share the pool.
+#[derive(Clone)]
+pub struct DirectConnector {
+    shared: Arc<Shared>,
+}
+
+struct Shared {
+    pool: Pool,
+    config: Config,
+    version: OnceCell<ServerVersion>,
+    closed: AtomicBool,
+}
+
+impl std::fmt::Debug for DirectConnector {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DirectConnector")
+            .field("config", &self.shared.config)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Why a checkout failed, before it is mapped: the preferred-mode fallback needs the raw error.
+enum CheckoutError {
+    Timeout,
+    Driver(mysql_async::Error),
+}
+
+impl DirectConnector {
+    /// Opens the pool and one connection, so a wrong address, certificate or password is
+    /// reported here rather than at the first query.
+    ///
+    /// # Errors
+    ///
+    /// Connect, TLS, timeout and access-denied errors, each naming what failed.
+    pub async fn connect(config: &Config) -> Result<DirectConnector> {
+        warn_if_insecure(config);
+
+        let pool = Pool::new(opts::build(config, true));
+        let pool = match checkout(&pool, config.connect_timeout()).await {
+            Ok(conn) => {
+                drop(conn);
+                pool
+            }
+            Err(CheckoutError::Driver(mysql_async::Error::Driver(
+                mysql_async::DriverError::NoClientSslFlagFromServer,
+            ))) if config.tls().mode() == SslMode::Preferred => {
+                tracing::warn!(
+                    tidb_connect.backend = BACKEND,
+                    tidb_connect.host = config.host(),
+                    "server does not offer TLS; ssl-mode=preferred falls back to plaintext"
+                );
+                let _ = pool.disconnect().await;
+                let plain = Pool::new(opts::build(config, false));
+                let conn = checkout(&plain, config.connect_timeout())
+                    .await
+                    .map_err(|e| checkout_error(e, config))?;
+                drop(conn);
+                plain
+            }
+            Err(e) => {
+                let _ = pool.disconnect().await;
+                return Err(checkout_error(e, config));
+            }
+        };
+
+        tracing::debug!(
+            tidb_connect.backend = BACKEND,
+            tidb_connect.host = config.host(),
+            tidb_connect.tls = %config.tls().mode(),
+            "connected"
+        );
+        Ok(DirectConnector {
+            shared: Arc::new(Shared {
+                pool,
+                config: config.clone(),
+                version: OnceCell::new(),
+                closed: AtomicBool::new(false),
+            }),
+        })
+    }
+
+    /// The configuration this connector was built from.
+    pub fn config(&self) -> &Config {
+        &self.shared.config
+    }
+
+    async fn conn(&self) -> Result<Conn> {
+        if self.shared.closed.load(Ordering::Acquire) {
+            return Err(Error::connect("the connector was closed"));
+        }
+        checkout(&self.shared.pool, self.shared.config.connect_timeout())
+            .await
+            .map_err(|e| checkout_error(e, &self.shared.config))
+    }
+}
+
+fn warn_if_insecure(config: &Config) {
+    let tls = config.tls();
+    if tls.mode() == SslMode::Disabled {
+        tracing::warn!(
+            tidb_connect.backend = BACKEND,
+            tidb_connect.host = config.host(),
+            "ssl-mode=disabled: credentials and data cross the network in plaintext"
+        );
+    } else if !tls.mode().verifies_chain() {
+        tracing::warn!(
+            tidb_connect.backend = BACKEND,
+            tidb_connect.host = config.host(),
+            tidb_connect.setting = tls.loosened_by().unwrap_or(tls.mode().as_str()),
+            "tls certificate is not verified; anyone on the path can impersonate the server"
+        );
+    }
+}
+
+async fn checkout(pool: &Pool, timeout: Duration) -> std::result::Result<Conn, CheckoutError> {
+    match tokio::time::timeout(timeout, pool.get_conn()).await {
+        Ok(Ok(conn)) => Ok(conn),
+        Ok(Err(e)) => Err(CheckoutError::Driver(e)),
+        Err(_) => Err(CheckoutError::Timeout),
+    }
+}
+
+fn checkout_error(e: CheckoutError, config: &Config) -> Error {
+    match e {
+        CheckoutError::Timeout => Error::timeout(
+            format!(
+                "connect to {}:{} (tcp, tls and mysql handshake, or waiting for a free pooled \
+                 connection)",
+                config.host(),
+                config.port()
+            ),
+            config.connect_timeout(),
+        ),
+        CheckoutError::Driver(e) => errors::map(e, Step::Connect, config),
+    }
+}
+
+/// Runs one statement and returns its only result set.
+async fn run_one(
+    conn: &mut Conn,
+    sql: &str,
+    params: &[Value],
+    step: Step,
+    config: &Config,
+) -> Result<ResultSet> {
+    let started = Instant::now();
+    tracing::debug!(
+        tidb_connect.backend = BACKEND,
+        tidb_connect.params = params.len(),
+        sql = %abbreviate(sql),
+        "statement"
+    );
+
+    let outcome = if params.is_empty() {
+        match conn.query_iter(sql).await {
+            Ok(result) => collect(result).await,
+            Err(e) => Err(Failure::Driver(e)),
+        }
+    } else {
+        let wire: Vec<_> = params.iter().map(decode::param).collect();
+        match conn.exec_iter(sql, Params::Positional(wire)).await {
+            Ok(result) => collect(result).await,
+            Err(e) => Err(Failure::Driver(e)),
+        }
+    };
+
+    let elapsed = started.elapsed();
+    if let Some(threshold) = config.slow_statement_threshold() {
+        if elapsed >= threshold {
+            tracing::warn!(
+                tidb_connect.backend = BACKEND,
+                elapsed_ms = elapsed.as_millis() as u64,
+                sql = %abbreviate(sql),
+                "slow statement"
+            );
+        }
+    }
+
+    let mut sets = match outcome {
+        Ok(sets) => sets,
+        Err(Failure::Driver(e)) => return Err(errors::map(e, step, config)),
+        Err(Failure::Decode(e)) => return Err(e),
+    };
+    if sets.len() > 1 {
+        return Err(Error::unsupported(
+            BACKEND,
+            format!(
+                "the query text held {} statements, which all ran; query() returns one result \
+                 set, so send one statement per call or use batch()",
+                sets.len()
+            ),
+        ));
+    }
+    Ok(sets.pop().unwrap_or_default())
+}
+
+enum Failure {
+    Driver(mysql_async::Error),
+    Decode(Error),
+}
+
+impl From<mysql_async::Error> for Failure {
+    fn from(e: mysql_async::Error) -> Self {
+        Failure::Driver(e)
+    }
+}
+
+/// Reads every result set of a query. Rows are read in full before decoding, so a decode
+/// error leaves the connection clean.
+async fn collect<P: Protocol>(
+    mut result: QueryResult<'_, 'static, P>,
+) -> std::result::Result<Vec<ResultSet>, Failure> {
+    let mut sets = Vec::new();
+    loop {
+        let columns: Arc<[Column]> = result
+            .columns()
+            .map(|cols| cols.iter().map(decode::column).collect::<Vec<_>>().into())
+            .unwrap_or_else(|| Arc::from(Vec::new()));
+        let raw: Vec<mysql_async::Row> = result.collect().await?;
+        let mut rows = Vec::with_capacity(raw.len());
+        for row in raw {
+            let values = row
+                .unwrap()
+                .into_iter()
+                .zip(columns.iter())
+                .map(|(v, c)| decode::value(c, v))
+                .collect::<Result<Vec<_>>>()
+                .map_err(Failure::Decode)?;
+            rows.push(Row::new(columns.clone(), values));
+        }
+        sets.push(ResultSet {
+            columns,
+            rows,
+            affected_rows: result.affected_rows(),
+            last_insert_id: result.last_insert_id().filter(|id| *id != 0),
+            warnings: result.warnings(),
+        });
+        if result.is_empty() {
+            return Ok(sets);
+        }
+    }
+}
+
+fn abbreviate(sql: &str) -> &str {
+    const MAX: usize = 200;
+    if sql.len() <= MAX {
+        return sql;
+    }
+    let mut end = MAX;
+    while !sql.is_char_boundary(end) {
+        end -= 1;
+    }
+    &sql[..end]
+}
+
+#[async_trait]
+impl Connector for DirectConnector {
+    fn backend(&self) -> Backend {
+        Backend::Direct
+    }
+
+    async fn query(&self, sql: &str, params: &[Value]) -> Result<ResultSet> {
+        let mut conn = self.conn().await?;
+        run_one(&mut conn, sql, params, Step::Statement, &self.shared.config).await
+    }
+
+    async fn batch(&self, statements: &[Statement]) -> Result<Vec<ResultSet>> {
+        let mut conn = self.conn().await?;
+        let config = &self.shared.config;
+        run_one(&mut conn, "START TRANSACTION", &[], Step::Statement, config).await?;
+
+        let mut results = Vec::with_capacity(statements.len());
+        for (index, st) in statements.iter().enumerate() {
+            match run_one(&mut conn, &st.sql, &st.params, Step::InTransaction, config).await {
+                Ok(rs) => results.push(rs),
+                Err(e) => {
+                    if !e.is_connection_lost() {
+                        // The server keeps the transaction open after a statement error.
+                        if run_one(&mut conn, "ROLLBACK", &[], Step::InTransaction, config)
+                            .await
+                            .is_err()
+                        {
+                            // A connection that could not roll back must not be reused.
+                            let _ = conn.disconnect().await;
+                        }
+                    }
+                    return Err(Error::batch(index, e));
+                }
+            }
+        }
+
+        run_one(&mut conn, "COMMIT", &[], Step::Commit, config).await?;
+        Ok(results)
+    }
+
+    async fn begin(&self, options: TxOptions) -> Result<Transaction> {
+        let mut conn = self.conn().await?;
+        for sql in options.statements() {
+            run_one(&mut conn, &sql, &[], Step::Statement, &self.shared.config).await?;
+        }
+        Ok(Transaction::new(
+            Backend::Direct,
+            Box::new(DirectTransaction {
+                conn: Some(conn),
+                config: self.shared.config.clone(),
+            }),
+        ))
+    }
+
+    async fn server_version(&self) -> Result<ServerVersion> {
+        let version = self
+            .shared
+            .version
+            .get_or_try_init(|| async {
+                let rs = self.query("SELECT VERSION()", &[]).await?;
+                let raw: String = rs
+                    .first()
+                    .ok_or_else(|| Error::protocol("SELECT VERSION() returned no row"))?
+                    .try_get(0)?;
+                Ok::<_, Error>(ServerVersion::parse(&raw))
+            })
+            .await?;
+        Ok(version.clone())
+    }
+
+    async fn close(&self) -> Result<()> {
+        if self.shared.closed.swap(true, Ordering::AcqRel) {
+            return Ok(());
+        }
+        self.shared
+            .pool
+            .clone()
+            .disconnect()
+            .await
+            .map_err(|e| errors::map(e, Step::Statement, &self.shared.config))
+    }
+}
+
+/// An open transaction holding one pooled connection.
+struct DirectTransaction {
+    conn: Option<Conn>,
+    config: Config,
+}
+
+impl DirectTransaction {
+    fn conn(&mut self) -> Result<&mut Conn> {
+        self.conn.as_mut().ok_or_else(Error::lost_in_transaction)
+    }
+
+    /// Runs a statement; a broken connection is dropped so it can never be reused.
+    async fn run(&mut self, sql: &str, params: &[Value], step: Step) -> Result<ResultSet> {
+        let config = self.config.clone();
+        let conn = self.conn()?;
+        let result = run_one(conn, sql, params, step, &config).await;
+        if matches!(&result, Err(e) if e.is_connection_lost()) {
+            self.conn = None;
+        }
+        result
+    }
+}
+
+#[async_trait]
+impl TransactionBackend for DirectTransaction {
+    async fn query(&mut self, sql: &str, params: &[Value]) -> Result<ResultSet> {
+        self.run(sql, params, Step::InTransaction).await
+    }
+
+    async fn commit(&mut self) -> Result<()> {
+        self.run("COMMIT", &[], Step::Commit).await.map(drop)
+    }
+
+    async fn rollback(&mut self) -> Result<()> {
+        self.run("ROLLBACK", &[], Step::InTransaction)
+            .await
+            .map(drop)
+    }
+
+    fn abandon(&mut self) {
+        let Some(mut conn) = self.conn.take() else {
+            return;
+        };
+        // Roll back right away so locks are released; without a runtime, returning the
+        // connection to the pool still resets it (COM_RESET_CONNECTION rolls back).
+        if let Ok(handle) = tokio::runtime::Handle::try_current() {
+            handle.spawn(async move {
+                if conn.query_drop("ROLLBACK").await.is_err() {
+                    let _ = conn.disconnect().await;
+                }
+            });
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn native_types_are_send_and_sync() {
+        fn assert_send_sync<T: Send + Sync>() {}
+        assert_send_sync::<DirectConnector>();
+        assert_send_sync::<Transaction>();
+        assert_send_sync::<crate::Client>();
+        assert_send_sync::<crate::Error>();
+    }
+
+    #[test]
+    fn abbreviate_respects_char_boundaries() {
+        let s = "é".repeat(150);
+        assert!(abbreviate(&s).len() <= 200);
+        assert_eq!(abbreviate("SELECT 1"), "SELECT 1");
+    }
+}
