@@ -37,7 +37,10 @@ async fn connection_is_encrypted_and_verified() {
     let server = common::main_server();
     let db = try_connect(&server.url).await.unwrap();
     assert_eq!(db.backend(), Backend::Direct);
-    assert!(!ssl_cipher(&db).await.is_empty(), "session is not encrypted");
+    assert!(
+        !ssl_cipher(&db).await.is_empty(),
+        "session is not encrypted"
+    );
 }
 
 #[tokio::test]
@@ -63,7 +66,10 @@ async fn c01_default_url_never_sends_plaintext() {
             "first client packet is not an SSLRequest: {:02x?}",
             &first[..first.len().min(16)]
         );
-        assert!(!proxy::contains(first, b"4zX9Tq1Local.root"), "user name sent in clear");
+        assert!(
+            !proxy::contains(first, b"4zX9Tq1Local.root"),
+            "user name sent in clear"
+        );
         assert!(!proxy::contains(first, b"p@ss"), "password sent in clear");
     }
 }
@@ -130,9 +136,7 @@ async fn c03_pasted_aliases_connect_with_the_same_security() {
 async fn c04_wrong_or_empty_password_never_echoes_the_secret() {
     let server = common::main_server();
     let secret = "Wr0ng-S3cret-Pa55";
-    let url = server
-        .url
-        .replace("p%40ss%3Aw%2Frd%3F%231", secret);
+    let url = server.url.replace("p%40ss%3Aw%2Frd%3F%231", secret);
     let e = try_connect(&url).await.unwrap_err();
     assert_eq!(e.code(), Some(1045), "{e}");
     assert!(e.is_connect());
@@ -142,7 +146,10 @@ async fn c04_wrong_or_empty_password_never_echoes_the_secret() {
     let url = server.url.replace(":p%40ss%3Aw%2Frd%3F%231", "");
     let e = try_connect(&url).await.unwrap_err();
     assert_eq!(e.code(), Some(1045), "{e}");
-    assert!(e.server_message().unwrap().contains("using password: NO"), "{e}");
+    assert!(
+        e.server_message().unwrap().contains("using password: NO"),
+        "{e}"
+    );
 }
 
 #[tokio::test]
@@ -157,9 +164,18 @@ async fn c05_server_stalling_after_greeting_times_out_and_frees_the_socket() {
     let e = try_connect(&url).await.unwrap_err();
     let elapsed = started.elapsed();
     assert!(e.is_timeout() && e.is_connect() && e.is_retryable(), "{e}");
-    assert!(e.to_string().contains("timed out after 2s during connect"), "{e}");
-    assert!(elapsed >= Duration::from_millis(1900), "gave up early: {elapsed:?}");
-    assert!(elapsed < Duration::from_secs(10), "did not give up: {elapsed:?}");
+    assert!(
+        e.to_string().contains("timed out after 2s during connect"),
+        "{e}"
+    );
+    assert!(
+        elapsed >= Duration::from_millis(1900),
+        "gave up early: {elapsed:?}"
+    );
+    assert!(
+        elapsed < Duration::from_secs(10),
+        "did not give up: {elapsed:?}"
+    );
     // The client's socket is closed, not leaked.
     let closed = tokio::time::timeout(Duration::from_secs(5), stall.closed.recv()).await;
     assert!(matches!(closed, Ok(Some(_))), "client socket left open");
@@ -176,7 +192,10 @@ async fn c05_server_closing_after_greeting_fails_at_once() {
     let started = Instant::now();
     let e = try_connect(&url).await.unwrap_err();
     assert!(e.is_connect() && !e.is_timeout(), "{e}");
-    assert!(e.to_string().contains("connection closed during handshake"), "{e}");
+    assert!(
+        e.to_string().contains("connection closed during handshake"),
+        "{e}"
+    );
     assert!(started.elapsed() < Duration::from_secs(4));
 }
 
@@ -187,7 +206,10 @@ async fn c06_certificate_names_are_checked() {
     let e = try_connect(&alt.url).await.unwrap_err();
     assert!(e.is_tls(), "{e}");
     let msg = e.to_string();
-    assert!(msg.contains("127.0.0.1") && msg.contains("db.internal"), "{msg}");
+    assert!(
+        msg.contains("127.0.0.1") && msg.contains("db.internal"),
+        "{msg}"
+    );
     assert!(msg.contains("tls-server-name"), "{msg}");
 
     let ok = common::with_params(&alt.url, "tls-server-name=db.internal");
@@ -211,17 +233,21 @@ async fn c06_sni_is_sent_for_names_and_never_for_ip_literals() {
 
     let recorded = proxy.recorded();
     assert_eq!(recorded.len(), 2);
-    assert!(!proxy::contains(&recorded[0], b"127.0.0.1"), "IP sent as SNI");
-    assert!(proxy::contains(&recorded[1], b"localhost"), "no SNI for a host name");
+    assert!(
+        !proxy::contains(&recorded[0], b"127.0.0.1"),
+        "IP sent as SNI"
+    );
+    assert!(
+        proxy::contains(&recorded[1], b"localhost"),
+        "no SNI for a host name"
+    );
 }
 
 #[tokio::test]
 async fn unknown_ca_is_rejected_with_a_fix() {
     // Without ssl-ca the public roots are trusted, and the local CA is not among them.
     let server = common::main_server();
-    let url = server
-        .url
-        .replace(&format!("&ssl-ca={}", server.ca), "");
+    let url = server.url.replace(&format!("&ssl-ca={}", server.ca), "");
     let e = try_connect(&url).await.unwrap_err();
     assert!(e.is_tls(), "{e}");
     assert!(e.to_string().contains("ssl-ca"), "{e}");
@@ -258,8 +284,14 @@ async fn closed_connector_refuses_work() {
 #[tokio::test]
 async fn schemes_without_a_backend_here_say_what_provides_them() {
     for (url, needle) in [
-        ("hyperdrive://HYPERDRIVE", "CLOUDFLARE_HYPERDRIVE_LOCAL_CONNECTION_STRING_HYPERDRIVE"),
-        ("relay+vpc://u:p@TIDB_RELAY/test", "inside a Cloudflare Worker"),
+        (
+            "hyperdrive://HYPERDRIVE",
+            "CLOUDFLARE_HYPERDRIVE_LOCAL_CONNECTION_STRING_HYPERDRIVE",
+        ),
+        (
+            "relay+vpc://u:p@TIDB_RELAY/test",
+            "inside a Cloudflare Worker",
+        ),
         ("relay+https://u:p@relay.internal/test", "relay backend"),
     ] {
         let e = try_connect(url).await.unwrap_err();

@@ -67,31 +67,22 @@ impl DirectConnector {
     pub async fn connect(config: &Config) -> Result<DirectConnector> {
         warn_if_insecure(config);
 
-        let pool = Pool::new(opts::build(config, true));
-        let pool = match checkout(&pool, config.connect_timeout()).await {
-            Ok(conn) => {
-                drop(conn);
-                pool
-            }
-            Err(CheckoutError::Driver(mysql_async::Error::Driver(
-                mysql_async::DriverError::NoClientSslFlagFromServer,
-            ))) if config.tls().mode() == SslMode::Preferred => {
-                tracing::warn!(
-                    tidb_connect.backend = BACKEND,
-                    tidb_connect.host = config.host(),
-                    "server does not offer TLS; ssl-mode=preferred falls back to plaintext"
-                );
-                let _ = pool.disconnect().await;
-                let plain = Pool::new(opts::build(config, false));
-                let conn = checkout(&plain, config.connect_timeout())
-                    .await
-                    .map_err(|e| checkout_error(e, config))?;
-                drop(conn);
-                plain
-            }
-            Err(e) => {
-                let _ = pool.disconnect().await;
-                return Err(checkout_error(e, config));
+        let mut adjust = opts::Adjust::default();
+        let pool = loop {
+            let pool = Pool::new(opts::build(config, &adjust));
+            match checkout(&pool, config.connect_timeout()).await {
+                Ok(conn) => {
+                    drop(conn);
+                    break pool;
+                }
+                Err(e) => {
+                    let _ = pool.disconnect().await;
+                    // Each adjustment can happen once, so this loop ends.
+                    match adjustment(&e, config, &adjust) {
+                        Some(next) => adjust = next,
+                        None => return Err(checkout_error(e, config)),
+                    }
+                }
             }
         };
 
@@ -124,6 +115,61 @@ impl DirectConnector {
             .await
             .map_err(|e| checkout_error(e, &self.shared.config))
     }
+}
+
+/// Decides whether a failed first connection may be retried with adjusted TLS settings.
+fn adjustment(e: &CheckoutError, config: &Config, current: &opts::Adjust) -> Option<opts::Adjust> {
+    let CheckoutError::Driver(e) = e else {
+        return None;
+    };
+    match config.tls().mode() {
+        SslMode::Preferred if !current.plaintext => {
+            let no_tls = matches!(
+                e,
+                mysql_async::Error::Driver(mysql_async::DriverError::NoClientSslFlagFromServer)
+            );
+            no_tls.then(|| {
+                tracing::warn!(
+                    tidb_connect.backend = BACKEND,
+                    tidb_connect.host = config.host(),
+                    "server does not offer TLS; ssl-mode=preferred falls back to plaintext"
+                );
+                opts::Adjust {
+                    plaintext: true,
+                    verify_name: None,
+                }
+            })
+        }
+        SslMode::VerifyCa
+            if current.verify_name.is_none() && config.tls().server_name().is_none() =>
+        {
+            presented_dns_name(e).map(|name| opts::Adjust {
+                plaintext: false,
+                verify_name: Some(name),
+            })
+        }
+        _ => None,
+    }
+}
+
+/// The first DNS name of a certificate that failed only the name check. rustls checks the
+/// chain before the name, so this error means the chain is trusted.
+fn presented_dns_name(e: &mysql_async::Error) -> Option<String> {
+    let mysql_async::Error::Io(mysql_async::IoError::Io(io)) = e else {
+        return None;
+    };
+    let tls = io.get_ref()?.downcast_ref::<rustls::Error>()?;
+    let rustls::Error::InvalidCertificate(rustls::CertificateError::NotValidForNameContext {
+        presented,
+        ..
+    }) = tls
+    else {
+        return None;
+    };
+    presented.iter().find_map(|p| {
+        let name = p.strip_prefix("DnsName(\"")?.strip_suffix("\")")?;
+        Some(name.to_owned())
+    })
 }
 
 fn warn_if_insecure(config: &Config) {

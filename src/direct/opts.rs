@@ -9,9 +9,19 @@ use crate::config::{Config, SslMode};
 /// enforces its own limit and answers oversize packets with an error.
 const MAX_PACKET: usize = 1024 * 1024 * 1024;
 
-/// Builds the options for one pool. `tls` is false only for the plaintext fallback of
-/// `ssl-mode=preferred`.
-pub(super) fn build(config: &Config, tls: bool) -> OptsBuilder {
+/// How the first connection attempt turned out to need the TLS settings adjusted.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(super) struct Adjust {
+    /// The server offers no TLS and `ssl-mode=preferred` allows plaintext.
+    pub plaintext: bool,
+    /// For `verify_ca`: a name the server's (chain-verified) certificate presents, checked
+    /// instead of the host. mysql_async's own switch for skipping the name check does not
+    /// recognise the errors of current rustls versions.
+    pub verify_name: Option<String>,
+}
+
+/// Builds the options for one pool.
+pub(super) fn build(config: &Config, adjust: &Adjust) -> OptsBuilder {
     let max_lifetime = config.max_lifetime();
     let pool = PoolOpts::default()
         .with_constraints(
@@ -47,13 +57,13 @@ pub(super) fn build(config: &Config, tls: bool) -> OptsBuilder {
         opts = opts.setup(vec![setup]);
     }
 
-    if tls && config.tls().mode() != SslMode::Disabled {
-        opts = opts.ssl_opts(Some(ssl_opts(config)));
+    if !adjust.plaintext && config.tls().mode() != SslMode::Disabled {
+        opts = opts.ssl_opts(Some(ssl_opts(config, adjust.verify_name.as_deref())));
     }
     opts
 }
 
-fn ssl_opts(config: &Config) -> SslOpts {
+fn ssl_opts(config: &Config, verify_name: Option<&str>) -> SslOpts {
     let tls = config.tls();
     let mut ssl = SslOpts::default();
     if let Some(ca) = tls.ca() {
@@ -62,7 +72,7 @@ fn ssl_opts(config: &Config) -> SslOpts {
             .with_root_certs(vec![ca.to_path_buf().into()])
             .with_disable_built_in_roots(true);
     }
-    if let Some(name) = tls.server_name() {
+    if let Some(name) = tls.server_name().or(verify_name) {
         ssl = ssl.with_danger_tls_hostname_override(Some(name.to_owned()));
     }
     match tls.mode() {

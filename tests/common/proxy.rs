@@ -1,6 +1,7 @@
 //! A transparent TCP proxy on 127.0.0.1 that records what the client sends first and can cut
 //! a connection right after forwarding the client's next write.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -63,17 +64,15 @@ impl Proxy {
     }
 }
 
-async fn pipe(
-    client: TcpStream,
-    server: TcpStream,
-    state: Arc<Mutex<State>>,
-    index: usize,
-) {
+async fn pipe(client: TcpStream, server: TcpStream, state: Arc<Mutex<State>>, index: usize) {
     let (mut cr, mut cw) = client.into_split();
     let (mut sr, mut sw) = server.into_split();
     let stop = Arc::new(Notify::new());
+    // Set before a cut's bytes reach the server, so its answer never reaches the client.
+    let muted = Arc::new(AtomicBool::new(false));
 
     let stop_down = stop.clone();
+    let muted_down = muted.clone();
     let down = tokio::spawn(async move {
         let mut buf = vec![0u8; 64 * 1024];
         loop {
@@ -81,6 +80,7 @@ async fn pipe(
                 _ = stop_down.notified() => break,
                 n = sr.read(&mut buf) => match n {
                     Ok(0) | Err(_) => break,
+                    Ok(_) if muted_down.load(Ordering::SeqCst) => break,
                     Ok(n) => if cw.write_all(&buf[..n]).await.is_err() { break },
                 },
             }
@@ -101,6 +101,10 @@ async fn pipe(
             rec.extend_from_slice(&buf[..room]);
             std::mem::take(&mut s.cut_armed)
         };
+        if cut {
+            muted.store(true, Ordering::SeqCst);
+            state.lock().unwrap().cuts += 1;
+        }
         if sw.write_all(&buf[..n]).await.is_err() {
             break;
         }
@@ -108,7 +112,6 @@ async fn pipe(
             // Give the server the bytes, then drop both sides as a network failure would.
             let _ = sw.flush().await;
             tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-            state.lock().unwrap().cuts += 1;
             stop.notify_one();
             break;
         }

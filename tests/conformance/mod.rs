@@ -60,7 +60,9 @@ pub async fn admin(server: &Server) -> Client {
 async fn admin_alt() -> Client {
     let alt = common::alt_server();
     let url = common::with_params(&alt.url, "tls-server-name=db.internal");
-    tidb_connect::connect(&Config::parse(&url).unwrap()).await.unwrap()
+    tidb_connect::connect(&Config::parse(&url).unwrap())
+        .await
+        .unwrap()
 }
 
 async fn recreate(db: &Client, table: &str, columns: &str) {
@@ -208,10 +210,20 @@ fn assert_same(column: &str, got: &Value, want: &Value) {
             assert_eq!(g, w, "column {column}");
         }
         (Value::Text(g), Value::Text(w)) if g.len() > 200 => {
-            assert!(g == w, "column {column}: long text differs (len {} vs {})", g.len(), w.len())
+            assert!(
+                g == w,
+                "column {column}: long text differs (len {} vs {})",
+                g.len(),
+                w.len()
+            )
         }
         (Value::Bytes(g), Value::Bytes(w)) if g.len() > 200 => {
-            assert!(g == w, "column {column}: long bytes differ (len {} vs {})", g.len(), w.len())
+            assert!(
+                g == w,
+                "column {column}: long bytes differ (len {} vs {})",
+                g.len(),
+                w.len()
+            )
         }
         _ => assert_eq!(got, want, "column {column}"),
     }
@@ -286,9 +298,12 @@ pub async fn rows_decode_into_structs(t: &Target) {
     recreate(&db, &table, TYPE_COLUMNS).await;
     let placeholders = vec!["?"; 23].join(", ");
     for row in type_rows() {
-        db.execute(&format!("INSERT INTO {table} VALUES ({placeholders})"), &row)
-            .await
-            .unwrap();
+        db.execute(
+            &format!("INSERT INTO {table} VALUES ({placeholders})"),
+            &row,
+        )
+        .await
+        .unwrap();
     }
     let rows: Vec<TypedRow> = db
         .query(&format!("SELECT * FROM {table} ORDER BY id"), &[])
@@ -302,7 +317,10 @@ pub async fn rows_decode_into_structs(t: &Target) {
         rows[0].de.as_ref().unwrap().as_str(),
         "-12345678901234567890123456789012345.123456789012345678901234567890"
     );
-    assert_eq!(rows[0].vb.as_deref(), Some(&(0..=255u8).collect::<Vec<_>>()[..]));
+    assert_eq!(
+        rows[0].vb.as_deref(),
+        Some(&(0..=255u8).collect::<Vec<_>>()[..])
+    );
     assert_eq!(rows[0].tm.unwrap().to_string(), "-838:59:59");
     assert_eq!(rows[0].yr, Some(2155));
     assert_eq!(rows[0].bt, Some(u64::MAX));
@@ -380,18 +398,27 @@ pub async fn parameters_of_every_kind(t: &Target) {
     let table = t.table("params");
     recreate(&db, &table, "id INT PRIMARY KEY, s VARCHAR(100)").await;
     let hostile = "x'); DROP TABLE nope; -- ";
-    db.execute(&format!("INSERT INTO {table} VALUES (?, ?)"), &params![1, hostile])
-        .await
-        .unwrap();
+    db.execute(
+        &format!("INSERT INTO {table} VALUES (?, ?)"),
+        &params![1, hostile],
+    )
+    .await
+    .unwrap();
     let rs = db
-        .query(&format!("SELECT s FROM {table} WHERE s = ?"), &params![hostile])
+        .query(
+            &format!("SELECT s FROM {table} WHERE s = ?"),
+            &params![hostile],
+        )
         .await
         .unwrap();
     assert_eq!(rs.rows[0].try_get::<String, _>(0).unwrap(), hostile);
 
     // Wrong parameter count: a clear error, nothing run.
     let e = db
-        .query(&format!("SELECT * FROM {table} WHERE id = ? AND s = ?"), &params![1])
+        .query(
+            &format!("SELECT * FROM {table} WHERE id = ? AND s = ?"),
+            &params![1],
+        )
         .await
         .unwrap_err();
     assert!(e.to_string().contains("parameters"), "{e}");
@@ -407,7 +434,10 @@ pub async fn execute_reports_changes(t: &Target) {
     )
     .await;
     let r = db
-        .execute(&format!("INSERT INTO {table} (v) VALUES (?), (?), (?)"), &params![1, 2, 3])
+        .execute(
+            &format!("INSERT INTO {table} (v) VALUES (?), (?), (?)"),
+            &params![1, 2, 3],
+        )
         .await
         .unwrap();
     assert_eq!(r.affected_rows, 3);
@@ -418,7 +448,10 @@ pub async fn execute_reports_changes(t: &Target) {
         .unwrap();
     assert_eq!(r.last_insert_id, Some(4));
     let r = db
-        .execute(&format!("UPDATE {table} SET v = v + 100 WHERE v < ?"), &params![3])
+        .execute(
+            &format!("UPDATE {table} SET v = v + 100 WHERE v < ?"),
+            &params![3],
+        )
         .await
         .unwrap();
     assert_eq!(r.affected_rows, 2);
@@ -438,8 +471,14 @@ pub async fn batch_is_atomic(t: &Target) {
 
     let ok = db
         .batch(&[
-            Statement::new(format!("INSERT INTO {table} VALUES (?, ?)"), params![1, "a"]),
-            Statement::new(format!("INSERT INTO {table} VALUES (?, ?)"), params![2, "b"]),
+            Statement::new(
+                format!("INSERT INTO {table} VALUES (?, ?)"),
+                params![1, "a"],
+            ),
+            Statement::new(
+                format!("INSERT INTO {table} VALUES (?, ?)"),
+                params![2, "b"],
+            ),
             Statement::new(format!("SELECT COUNT(*) FROM {table}"), vec![]),
         ])
         .await
@@ -450,9 +489,15 @@ pub async fn batch_is_atomic(t: &Target) {
 
     let e = db
         .batch(&[
-            Statement::new(format!("INSERT INTO {table} VALUES (?, ?)"), params![3, "c"]),
+            Statement::new(
+                format!("INSERT INTO {table} VALUES (?, ?)"),
+                params![3, "c"],
+            ),
             Statement::new(format!("UPDATE {table} SET s = 'z'"), vec![]),
-            Statement::new(format!("INSERT INTO {table} VALUES (?, ?)"), params![1, "dup"]),
+            Statement::new(
+                format!("INSERT INTO {table} VALUES (?, ?)"),
+                params![1, "dup"],
+            ),
         ])
         .await
         .unwrap_err();
@@ -460,9 +505,17 @@ pub async fn batch_is_atomic(t: &Target) {
     assert_eq!(e.code(), Some(1062));
     assert_eq!(e.sql_state(), Some("23000"));
     // Nothing of the failed batch is visible.
-    assert_eq!(count(&db, &format!("SELECT COUNT(*) FROM {table}"), &[]).await, 2);
     assert_eq!(
-        count(&db, &format!("SELECT COUNT(*) FROM {table} WHERE s = 'z'"), &[]).await,
+        count(&db, &format!("SELECT COUNT(*) FROM {table}"), &[]).await,
+        2
+    );
+    assert_eq!(
+        count(
+            &db,
+            &format!("SELECT COUNT(*) FROM {table} WHERE s = 'z'"),
+            &[]
+        )
+        .await,
         0
     );
     // And the connector is still usable.
@@ -484,7 +537,10 @@ pub async fn transactions_commit_and_roll_back(t: &Target) {
         .await
         .unwrap();
     assert_eq!(inside.rows[0].try_get::<i64, _>(0).unwrap(), 1);
-    assert_eq!(count(&db, &format!("SELECT COUNT(*) FROM {table}"), &[]).await, 0);
+    assert_eq!(
+        count(&db, &format!("SELECT COUNT(*) FROM {table}"), &[]).await,
+        0
+    );
     // A failing statement leaves the transaction usable.
     let e = tx
         .execute(&format!("INSERT INTO {table} VALUES (?)"), &params![1])
@@ -492,14 +548,20 @@ pub async fn transactions_commit_and_roll_back(t: &Target) {
         .unwrap_err();
     assert!(e.is_duplicate_key(), "{e}");
     tx.commit().await.unwrap();
-    assert_eq!(count(&db, &format!("SELECT COUNT(*) FROM {table}"), &[]).await, 1);
+    assert_eq!(
+        count(&db, &format!("SELECT COUNT(*) FROM {table}"), &[]).await,
+        1
+    );
 
     let mut tx = db.begin(TxOptions::default()).await.unwrap();
     tx.execute(&format!("INSERT INTO {table} VALUES (2)"), &[])
         .await
         .unwrap();
     tx.rollback().await.unwrap();
-    assert_eq!(count(&db, &format!("SELECT COUNT(*) FROM {table}"), &[]).await, 1);
+    assert_eq!(
+        count(&db, &format!("SELECT COUNT(*) FROM {table}"), &[]).await,
+        1
+    );
 }
 
 pub async fn dropped_transaction_rolls_back(t: &Target) {
@@ -534,7 +596,10 @@ pub async fn isolation_levels(t: &Target) {
     let db = t.connect("").await;
     let table = t.table("iso");
     recreate(&db, &table, "id INT PRIMARY KEY").await;
-    for level in [IsolationLevel::ReadCommitted, IsolationLevel::RepeatableRead] {
+    for level in [
+        IsolationLevel::ReadCommitted,
+        IsolationLevel::RepeatableRead,
+    ] {
         let mut tx = db
             .begin(TxOptions {
                 isolation: Some(level),
@@ -542,12 +607,18 @@ pub async fn isolation_levels(t: &Target) {
             })
             .await
             .unwrap_or_else(|e| panic!("{level:?}: {e}"));
-        tx.execute(&format!("INSERT INTO {table} VALUES (?)"), &params![level as i32])
-            .await
-            .unwrap();
+        tx.execute(
+            &format!("INSERT INTO {table} VALUES (?)"),
+            &params![level as i32],
+        )
+        .await
+        .unwrap();
         tx.commit().await.unwrap();
     }
-    assert_eq!(count(&db, &format!("SELECT COUNT(*) FROM {table}"), &[]).await, 2);
+    assert_eq!(
+        count(&db, &format!("SELECT COUNT(*) FROM {table}"), &[]).await,
+        2
+    );
 
     // A read-only transaction refuses writes with the server's error.
     let mut tx = db
@@ -591,7 +662,10 @@ pub async fn server_errors_keep_errno_and_sqlstate(t: &Target) {
         .unwrap_err();
     assert!(e.is_duplicate_key());
     assert_eq!((e.code(), e.sql_state()), (Some(1062), Some("23000")));
-    assert!(e.to_string().starts_with("server error 1062 (23000)"), "{e}");
+    assert!(
+        e.to_string().starts_with("server error 1062 (23000)"),
+        "{e}"
+    );
 }
 
 pub async fn multi_statement_text_is_refused(t: &Target) {
@@ -633,9 +707,15 @@ pub async fn c07_no_hidden_statements(t: &Target) {
     let admin = admin(common::main_server()).await;
     let db = t.connect("pool-size=1").await;
     let probe = "SELECT CONNECTION_ID() AS c07_probe";
-    let id: u64 = db.query(probe, &[]).await.unwrap().rows[0].try_get(0).unwrap();
+    let id: u64 = db.query(probe, &[]).await.unwrap().rows[0]
+        .try_get(0)
+        .unwrap();
     let statements = statements_only(logged_statements(&admin, id).await);
-    assert_eq!(statements, vec![probe.to_owned()], "statements on the connection");
+    assert_eq!(
+        statements,
+        vec![probe.to_owned()],
+        "statements on the connection"
+    );
 }
 
 pub async fn c07_configured_session_settings_only(t: &Target) {
@@ -644,8 +724,9 @@ pub async fn c07_configured_session_settings_only(t: &Target) {
         .connect("pool-size=1&time-zone=%2B02:00&sql-mode=STRICT_ALL_TABLES")
         .await;
     let probe = "SELECT CONNECTION_ID(), @@session.time_zone, @@session.sql_mode";
-    let (id, tz, mode): (u64, String, String) =
-        db.query(probe, &[]).await.unwrap().rows[0].decode().unwrap();
+    let (id, tz, mode): (u64, String, String) = db.query(probe, &[]).await.unwrap().rows[0]
+        .decode()
+        .unwrap();
     assert_eq!(tz, "+02:00");
     assert_eq!(mode, "STRICT_ALL_TABLES");
     let statements = statements_only(logged_statements(&admin, id).await);
@@ -653,7 +734,10 @@ pub async fn c07_configured_session_settings_only(t: &Target) {
     assert!(!statements.is_empty());
     assert_eq!(statements.last().map(String::as_str), Some(probe));
     for s in &statements[..statements.len() - 1] {
-        assert_eq!(s, setup, "only the documented setup statement may run: {statements:?}");
+        assert_eq!(
+            s, setup,
+            "only the documented setup statement may run: {statements:?}"
+        );
     }
 }
 
@@ -683,18 +767,27 @@ pub async fn c10_text_and_bytes_by_charset(t: &Target) {
         "a VARCHAR(20) COLLATE utf8mb4_bin, b VARBINARY(20), c VARCHAR(20) COLLATE utf8mb4_general_ci",
     )
     .await;
-    db.execute(&format!("INSERT INTO {table} VALUES ('héllo', x'00FF', 'Ünï')"), &[])
-        .await
-        .unwrap();
+    db.execute(
+        &format!("INSERT INTO {table} VALUES ('héllo', x'00FF', 'Ünï')"),
+        &[],
+    )
+    .await
+    .unwrap();
     let want = [
         Value::Text("héllo".into()),
         Value::Bytes(vec![0x00, 0xFF]),
         Value::Text("Ünï".into()),
     ];
-    let text = db.query(&format!("SELECT a, b, c FROM {table}"), &[]).await.unwrap();
+    let text = db
+        .query(&format!("SELECT a, b, c FROM {table}"), &[])
+        .await
+        .unwrap();
     assert_eq!(text.rows[0].values(), &want);
     let binary = db
-        .query(&format!("SELECT a, b, c FROM {table} WHERE 1 = ?"), &params![1])
+        .query(
+            &format!("SELECT a, b, c FROM {table} WHERE 1 = ?"),
+            &params![1],
+        )
         .await
         .unwrap();
     assert_eq!(binary.rows[0].values(), &want);
@@ -705,7 +798,9 @@ pub async fn c11_zero_and_partial_dates(t: &Target) {
     let table = t.table("c11");
     let mut tx = db.begin(TxOptions::default()).await.unwrap();
     tx.execute("SET SESSION sql_mode = ''", &[]).await.unwrap();
-    tx.execute(&format!("DROP TABLE IF EXISTS {table}"), &[]).await.unwrap();
+    tx.execute(&format!("DROP TABLE IF EXISTS {table}"), &[])
+        .await
+        .unwrap();
     tx.execute(
         &format!(
             "CREATE TABLE {table} (id INT PRIMARY KEY, d DATE NOT NULL, dt DATETIME NOT NULL, \
@@ -743,7 +838,10 @@ pub async fn c11_zero_and_partial_dates(t: &Target) {
         .await
         .unwrap();
     let binary = tx
-        .query(&format!("SELECT * FROM {table} WHERE id > ? ORDER BY id"), &params![0])
+        .query(
+            &format!("SELECT * FROM {table} WHERE id > ? ORDER BY id"),
+            &params![0],
+        )
         .await
         .unwrap();
     for rs in [&text, &binary] {
@@ -754,7 +852,12 @@ pub async fn c11_zero_and_partial_dates(t: &Target) {
     // The values round-trip as parameters.
     tx.execute(
         &format!("INSERT INTO {table} VALUES (?, ?, ?, ?)"),
-        &[Value::Int(3), want[1][1].clone(), want[1][2].clone(), want[1][3].clone()],
+        &[
+            Value::Int(3),
+            want[1][1].clone(),
+            want[1][2].clone(),
+            want[1][3].clone(),
+        ],
     )
     .await
     .unwrap();
@@ -786,7 +889,10 @@ pub async fn c12_integer_parameters(t: &Target) {
         .unwrap();
     for limit in [Value::Int(1), Value::UInt(1)] {
         let rs = db
-            .query(&format!("SELECT id FROM {table} ORDER BY id LIMIT ?"), &[limit])
+            .query(
+                &format!("SELECT id FROM {table} ORDER BY id LIMIT ?"),
+                &[limit],
+            )
             .await
             .unwrap();
         assert_eq!(rs.rows.len(), 1);
@@ -795,8 +901,14 @@ pub async fn c12_integer_parameters(t: &Target) {
         .query("SELECT ? + 0", &params![9223372036854775807i64])
         .await
         .unwrap();
-    assert_eq!(rs.rows[0].try_get::<i64, _>(0).unwrap(), 9223372036854775807);
-    assert!(matches!(rs.rows[0].values()[0], Value::Int(_) | Value::Decimal(_)));
+    assert_eq!(
+        rs.rows[0].try_get::<i64, _>(0).unwrap(),
+        9223372036854775807
+    );
+    assert!(matches!(
+        rs.rows[0].values()[0],
+        Value::Int(_) | Value::Decimal(_)
+    ));
 }
 
 pub async fn c14_idle_connection_dropped_by_server(t: &Target) {
@@ -826,22 +938,33 @@ pub async fn c14_connection_lost_in_transaction(t: &Target) {
     let e = tx.commit().await.unwrap_err();
     assert!(e.is_lost_in_transaction(), "{e}");
     // Nothing was applied or retried, and the connector recovers with a new connection.
-    assert_eq!(count(&db, &format!("SELECT COUNT(*) FROM {table}"), &[]).await, 0);
+    assert_eq!(
+        count(&db, &format!("SELECT COUNT(*) FROM {table}"), &[]).await,
+        0
+    );
 }
 
 pub async fn c15_commit_outcome_unknown(t: &Target) {
     let server = common::main_server();
     let admin = admin(server).await;
     let table = t.table("c15");
-    recreate(&admin, &table, "order_key VARCHAR(40) PRIMARY KEY, amount INT").await;
+    recreate(
+        &admin,
+        &table,
+        "order_key VARCHAR(40) PRIMARY KEY, amount INT",
+    )
+    .await;
 
     let proxy = common::proxy::Proxy::start(server.port).await;
     let url = common::with_address(&server.url, "127.0.0.1", proxy.port);
     let db = t.connect_to(&url, "pool-size=1").await;
     let mut tx = db.begin(TxOptions::default()).await.unwrap();
-    tx.execute(&format!("INSERT INTO {table} VALUES (?, ?)"), &params!["order-1", 10])
-        .await
-        .unwrap();
+    tx.execute(
+        &format!("INSERT INTO {table} VALUES (?, ?)"),
+        &params!["order-1", 10],
+    )
+    .await
+    .unwrap();
     let connections_before = proxy.recorded().len();
     proxy.arm_cut();
     let e = tx.commit().await.unwrap_err();
@@ -908,5 +1031,8 @@ pub async fn c17_oversize_value_is_refused_and_connection_evicted(t: &Target) {
     );
     // The broken connection is not reused: the next statement works.
     assert_eq!(count(&db, "SELECT 1", &[]).await, 1);
-    assert_eq!(count(&admin, &format!("SELECT COUNT(*) FROM {table}"), &[]).await, 0);
+    assert_eq!(
+        count(&admin, &format!("SELECT COUNT(*) FROM {table}"), &[]).await,
+        0
+    );
 }
