@@ -1366,8 +1366,8 @@ mod tests {
             let e = parse_err(&format!("{base}?{off}"));
             assert!(e.contains("TiDB Cloud accepts only TLS"), "{e}");
         }
-        let upper = format!("mysql://4zX9.root:pw@GATEWAY01.US-EAST-1.PROD.AWS.TIDBCLOUD.COM./x");
-        assert_eq!(parse(&upper).tls().mode(), SslMode::VerifyIdentity);
+        let upper = "mysql://4zX9.root:pw@GATEWAY01.US-EAST-1.PROD.AWS.TIDBCLOUD.COM./x";
+        assert_eq!(parse(upper).tls().mode(), SslMode::VerifyIdentity);
         // A look-alike host is not TiDB Cloud.
         assert!(!is_tidb_cloud_host("evil-tidbcloud.com"));
         assert!(!is_tidb_cloud_host("tidbcloud.com.evil.net"));
