@@ -54,7 +54,7 @@ pub fn alt_server() -> &'static Server {
 /// A plain (no TLS) server: the machine's own MariaDB on 3306 as root without password.
 pub fn plain_url() -> String {
     std::env::var("TIDB_TEST_PLAIN_URL")
-        .unwrap_or_else(|_| "mysql://root@127.0.0.1:3306/test".to_owned())
+        .unwrap_or_else(|_| "mysql://root@127.0.0.1:3306".to_owned())
 }
 
 fn repo_root() -> PathBuf {
