@@ -272,7 +272,10 @@ impl Date {
 
 impl fmt::Display for Date {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.pad(&format!("{:04}-{:02}-{:02}", self.year, self.month, self.day))
+        f.pad(&format!(
+            "{:04}-{:02}-{:02}",
+            self.year, self.month, self.day
+        ))
     }
 }
 
@@ -592,7 +595,9 @@ pub struct Row {
 }
 
 impl Row {
-    pub(crate) fn new(columns: std::sync::Arc<[Column]>, values: Vec<Value>) -> Self {
+    /// Builds a row; backends implemented outside this crate use it. `values` has one entry
+    /// per column.
+    pub fn new(columns: std::sync::Arc<[Column]>, values: Vec<Value>) -> Self {
         Row { columns, values }
     }
 

@@ -348,7 +348,10 @@ async fn logs_carry_no_secrets_and_warn_once_about_insecure_settings() {
     let logs = captured.text();
     assert!(logs.contains("statement"), "debug logs missing:\n{logs}");
     for secret in ["p@ss:w/rd?#1", "p%40ss", "Wr0ng-S3cret", secret_param] {
-        assert!(!logs.contains(secret), "`{secret}` reached the logs:\n{logs}");
+        assert!(
+            !logs.contains(secret),
+            "`{secret}` reached the logs:\n{logs}"
+        );
     }
     assert_eq!(logs.matches("falls back to plaintext").count(), 1, "{logs}");
     assert_eq!(logs.matches("is not verified").count(), 1, "{logs}");

@@ -152,6 +152,7 @@ fn adjustment(e: &CheckoutError, config: &Config, current: &opts::Adjust) -> Opt
     }
 }
 
+// FIXME(#3): verify the chain alone in our own TLS step instead of learning a name.
 /// The first DNS name of a certificate that failed only the name check. rustls checks the
 /// chain before the name, so this error means the chain is trusted.
 fn presented_dns_name(e: &mysql_async::Error) -> Option<String> {
@@ -259,6 +260,7 @@ async fn run_one(
         Err(Failure::Driver(e)) => return Err(errors::map(e, step, config)),
         Err(Failure::Decode(e)) => return Err(e),
     };
+    // TODO(#3): refuse several statements before sending, with the client-side binder's lexer.
     if sets.len() > 1 {
         return Err(Error::unsupported(
             BACKEND,
