@@ -24,6 +24,10 @@ const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 const DEFAULT_POOL_SIZE: usize = 10;
 const DEFAULT_MAX_LIFETIME: Duration = Duration::from_secs(5 * 60);
 const DEFAULT_STMT_CACHE: usize = 64;
+/// TiDB's default `max_allowed_packet` (64 MiB).
+const DEFAULT_MAX_ALLOWED_PACKET: usize = 64 * 1024 * 1024;
+/// The largest `max_allowed_packet` MySQL and TiDB accept (1 GiB).
+const MAX_MAX_ALLOWED_PACKET: usize = 1024 * 1024 * 1024;
 
 /// Which network path a configuration selects.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -203,6 +207,7 @@ pub struct Config {
     sql_mode: Option<String>,
     statement_cache_size: usize,
     slow_statement_threshold: Option<Duration>,
+    max_allowed_packet: usize,
 }
 
 impl Config {
@@ -346,6 +351,12 @@ impl Config {
         self.slow_statement_threshold
     }
 
+    /// The largest statement (SQL text plus parameters) sent; larger ones are refused before
+    /// sending, because a server closes the connection on a packet above its own limit.
+    pub fn max_allowed_packet(&self) -> usize {
+        self.max_allowed_packet
+    }
+
     /// Whether the host is a TiDB Cloud endpoint (`*.tidbcloud.com`).
     pub fn is_tidb_cloud(&self) -> bool {
         is_tidb_cloud_host(&self.host)
@@ -415,6 +426,7 @@ impl fmt::Debug for Config {
             .field("sql_mode", &self.sql_mode)
             .field("statement_cache_size", &self.statement_cache_size)
             .field("slow_statement_threshold", &self.slow_statement_threshold)
+            .field("max_allowed_packet", &self.max_allowed_packet)
             .finish()
     }
 }
@@ -518,6 +530,7 @@ pub struct ConfigBuilder {
     sql_mode: Option<String>,
     statement_cache_size: usize,
     slow_statement_threshold: Option<Duration>,
+    max_allowed_packet: usize,
 }
 
 impl fmt::Debug for ConfigBuilder {
@@ -554,6 +567,7 @@ impl ConfigBuilder {
             sql_mode: None,
             statement_cache_size: DEFAULT_STMT_CACHE,
             slow_statement_threshold: None,
+            max_allowed_packet: DEFAULT_MAX_ALLOWED_PACKET,
         }
     }
 
@@ -668,6 +682,13 @@ impl ConfigBuilder {
         self
     }
 
+    /// Refuse statements larger than this before sending (default 64 MiB, TiDB's default
+    /// `max_allowed_packet`; at most 1 GiB). Match it to the server's setting.
+    pub fn max_allowed_packet(mut self, bytes: usize) -> Self {
+        self.max_allowed_packet = bytes;
+        self
+    }
+
     /// Applies every rule and returns the configuration.
     ///
     /// # Errors
@@ -702,6 +723,12 @@ impl ConfigBuilder {
         }
         if self.connect_timeout.is_zero() {
             return Err(Error::config("connect-timeout must be greater than zero"));
+        }
+        if !(1024..=MAX_MAX_ALLOWED_PACKET).contains(&self.max_allowed_packet) {
+            return Err(Error::config(format!(
+                "max-allowed-packet must be between 1K and 1G, not {} bytes",
+                self.max_allowed_packet
+            )));
         }
         if self.max_lifetime < Duration::from_secs(1) {
             return Err(Error::config("max-lifetime must be at least 1s"));
@@ -776,6 +803,7 @@ impl ConfigBuilder {
             sql_mode: self.sql_mode,
             statement_cache_size: self.statement_cache_size,
             slow_statement_threshold: self.slow_statement_threshold,
+            max_allowed_packet: self.max_allowed_packet,
         })
     }
 
@@ -976,6 +1004,26 @@ pub(crate) fn parse_duration(key: &str, value: &str) -> Result<Duration> {
     }
 }
 
+/// Parses a byte size: `1048576`, `512K`, `4M`, `1G` (powers of 1024; `KiB`, `MB`… also read).
+fn parse_size(key: &str, value: &str) -> Result<usize> {
+    let bad = || {
+        Error::config(format!(
+            "`{key}={value}` is not a size; use bytes (1048576) or a unit: 512K, 64M, 1G"
+        ))
+    };
+    let v = value.trim();
+    let split = v.find(|c: char| !c.is_ascii_digit()).unwrap_or(v.len());
+    let n: usize = v[..split].parse().map_err(|_| bad())?;
+    let shift = match v[split..].to_ascii_lowercase().as_str() {
+        "" | "b" => 0,
+        "k" | "kb" | "kib" => 10,
+        "m" | "mb" | "mib" => 20,
+        "g" | "gb" | "gib" => 30,
+        _ => return Err(bad()),
+    };
+    n.checked_mul(1 << shift).ok_or_else(bad)
+}
+
 fn parse_count(key: &str, value: &str) -> Result<usize> {
     value
         .parse()
@@ -996,6 +1044,7 @@ const ACCEPTED: &[&str] = &[
     "charset",
     "statement-cache-size",
     "slow-statement-threshold",
+    "max-allowed-packet",
 ];
 
 fn parse_url(url: &str) -> Result<ConfigBuilder> {
@@ -1224,6 +1273,7 @@ fn apply_param(b: &mut ConfigBuilder, key: &str, norm: &str, value: &str) -> Res
         }
         "statementcachesize" | "stmtcachesize" => b.statement_cache_size = parse_count(key, value)?,
         "slowstatementthreshold" => b.slow_statement_threshold = Some(parse_duration(key, value)?),
+        "maxallowedpacket" => b.max_allowed_packet = parse_size(key, value)?,
         _ => {
             let suggestion = ACCEPTED
                 .iter()
@@ -1548,6 +1598,21 @@ mod tests {
         assert_eq!(
             parse("mysql://u:p@h/db?connect-timeout=500ms").connect_timeout(),
             Duration::from_millis(500)
+        );
+        assert_eq!(parse("mysql://u:p@h/db").max_allowed_packet(), 64 << 20);
+        assert_eq!(
+            parse("mysql://u:p@h/db?max-allowed-packet=4M").max_allowed_packet(),
+            4 << 20
+        );
+        assert_eq!(
+            parse("mysql://u:p@h/db?max_allowed_packet=1048576").max_allowed_packet(),
+            1 << 20
+        );
+        assert!(parse_err("mysql://u:p@h/db?max-allowed-packet=2G").contains("between"));
+        assert!(parse_err("mysql://u:p@h/db?max-allowed-packet=4X").contains("not a size"));
+        assert!(
+            parse_err("mysql://u:p@h/db?max-allowed-packet=99999999999999999999G")
+                .contains("not a size")
         );
     }
 

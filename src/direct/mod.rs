@@ -222,6 +222,16 @@ async fn run_one(
     step: Step,
     config: &Config,
 ) -> Result<ResultSet> {
+    let size = payload_size(sql, params);
+    if size > config.max_allowed_packet() {
+        return Err(Error::usage(format!(
+            "the statement carries {size} bytes, more than max-allowed-packet ({} bytes); send \
+             smaller values, or raise max-allowed-packet in the url to the server's \
+             max_allowed_packet",
+            config.max_allowed_packet()
+        )));
+    }
+
     let started = Instant::now();
     tracing::debug!(
         tidb_connect.backend = BACKEND,
@@ -257,7 +267,20 @@ async fn run_one(
 
     let mut sets = match outcome {
         Ok(sets) => sets,
-        Err(Failure::Driver(e)) => return Err(errors::map(e, step, config)),
+        Err(Failure::Driver(e)) => {
+            let err = errors::map(e, step, config);
+            // A server closes the connection on a packet above its max_allowed_packet; say so
+            // when the statement was large enough for that to be the likely cause.
+            if step == Step::Statement && err.is_connection_lost() && size > LARGE_STATEMENT {
+                return Err(Error::connection_lost(format!(
+                    "a statement of {size} bytes, which may exceed the server's \
+                     max_allowed_packet (set max-allowed-packet in the url to the server's \
+                     value to refuse such statements before sending)"
+                ))
+                .with_source(err));
+            }
+            return Err(err);
+        }
         Err(Failure::Decode(e)) => return Err(e),
     };
     // TODO(#3): refuse several statements before sending, with the client-side binder's lexer.
@@ -272,6 +295,23 @@ async fn run_one(
         ));
     }
     Ok(sets.pop().unwrap_or_default())
+}
+
+/// Statements above this size get a hint about `max_allowed_packet` when the connection breaks.
+const LARGE_STATEMENT: usize = 1024 * 1024;
+
+/// The bytes a statement puts on the wire, near enough to compare with `max_allowed_packet`.
+fn payload_size(sql: &str, params: &[Value]) -> usize {
+    let values: usize = params
+        .iter()
+        .map(|v| match v {
+            Value::Text(s) | Value::Json(s) => s.len(),
+            Value::Bytes(b) => b.len(),
+            Value::Decimal(d) => d.as_str().len(),
+            _ => 8,
+        })
+        .sum();
+    1 + sql.len() + values
 }
 
 enum Failure {

@@ -1016,21 +1016,29 @@ pub async fn c17_oversize_value_is_refused_and_connection_evicted(t: &Target) {
     let admin = admin_alt().await;
     let table = t.table("c17big");
     recreate(&admin, &table, "id INT PRIMARY KEY, b LONGBLOB").await;
+    let insert = format!("INSERT INTO {table} VALUES (?, ?)");
+    let value = || vec![Value::Int(1), Value::Bytes(vec![7u8; 5 * 1024 * 1024])];
+
+    // The server (max_allowed_packet=4M) closes the connection: a clear error that points at
+    // the packet limit, and the broken connection is not reused.
     let db = t.connect_alt("pool-size=1").await;
-    let value = vec![7u8; 5 * 1024 * 1024];
-    let e = db
-        .execute(
-            &format!("INSERT INTO {table} VALUES (?, ?)"),
-            &[Value::Int(1), Value::Bytes(value)],
-        )
-        .await
-        .unwrap_err();
+    let e = db.execute(&insert, &value()).await.unwrap_err();
     assert!(
         e.code() == Some(tidb_connect::codes::PACKET_TOO_LARGE) || e.is_connection_lost(),
         "{e}"
     );
-    // The broken connection is not reused: the next statement works.
+    assert!(e.to_string().contains("max_allowed_packet"), "{e}");
+    assert!(!e.is_retryable());
     assert_eq!(count(&db, "SELECT 1", &[]).await, 1);
+
+    // With the server's limit configured, the statement is refused before sending and the
+    // connection stays as it was.
+    let db = t.connect_alt("pool-size=1&max-allowed-packet=4M").await;
+    let id_before = count(&db, "SELECT CONNECTION_ID()", &[]).await;
+    let e = db.execute(&insert, &value()).await.unwrap_err();
+    assert!(e.to_string().contains("max-allowed-packet"), "{e}");
+    assert_eq!(count(&db, "SELECT CONNECTION_ID()", &[]).await, id_before);
+
     assert_eq!(
         count(&admin, &format!("SELECT COUNT(*) FROM {table}"), &[]).await,
         0
