@@ -274,3 +274,35 @@ impl Drop for Transaction {
         }
     }
 }
+
+// Compile-time proof that a backend holding `!Send` JavaScript handles can implement the
+// trait on wasm32 (an `Rc` stands in for such a handle).
+#[cfg(target_arch = "wasm32")]
+const _: () = {
+    use std::rc::Rc;
+
+    struct LocalOnly(Rc<()>);
+
+    #[async_trait(?Send)]
+    impl Connector for LocalOnly {
+        fn backend(&self) -> Backend {
+            Backend::Direct
+        }
+        async fn query(&self, _sql: &str, _params: &[Value]) -> Result<ResultSet> {
+            let _held_across_await = self.0.clone();
+            Ok(ResultSet::default())
+        }
+        async fn batch(&self, _statements: &[Statement]) -> Result<Vec<ResultSet>> {
+            Ok(Vec::new())
+        }
+        async fn begin(&self, _options: TxOptions) -> Result<Transaction> {
+            Err(crate::Error::unsupported("test", "transactions"))
+        }
+        async fn server_version(&self) -> Result<ServerVersion> {
+            Ok(ServerVersion::parse(""))
+        }
+        async fn close(&self) -> Result<()> {
+            Ok(())
+        }
+    }
+};
