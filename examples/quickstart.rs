@@ -6,7 +6,8 @@
 //!     cargo run --example quickstart
 //! ```
 //!
-//! The code names no backend: changing `TIDB_URL` changes the path.
+//! The code names no backend: changing `TIDB_URL` changes the path. It drops and recreates
+//! the table `quickstart_orders` in the URL's database.
 
 use serde::Deserialize;
 use tidb_connect::{Config, Connector, Date, Decimal, Statement, TxOptions, params};
@@ -73,7 +74,7 @@ async fn main() -> anyhow::Result<()> {
             insert,
             params![
                 3u64,
-                "李雷",
+                "Łukasz",
                 "0.05".parse::<Decimal>()?,
                 "2026-12-03".parse::<Date>()?,
                 ""
@@ -104,8 +105,17 @@ async fn main() -> anyhow::Result<()> {
     );
     for o in &orders {
         println!(
-            "{:>3}  {:<8} {:>9}  {:<10}  {:<5}  {:?}",
-            o.id, o.customer, o.total, o.placed_on, o.paid, o.note
+            "{:>3}  {:<8} {:>9}  {:<10}  {:<5}  {}",
+            o.id,
+            o.customer,
+            o.total,
+            o.placed_on,
+            o.paid,
+            match &o.note {
+                None => "NULL",
+                Some(n) if n.is_empty() => "''",
+                Some(n) => n,
+            }
         );
     }
 

@@ -4,7 +4,7 @@
 # for the integration tests and the demo of tidb-connect.
 #
 #   scripts/local-tidb.sh start [--dir DIR] [--port PORT] [--max-allowed-packet SIZE]
-#                               [--wait-timeout SECS] [--san SAN-LIST] [--general-log]
+#                               [--wait-timeout SECS] [--san SAN-LIST] [--general-log] [--no-tls]
 #   scripts/local-tidb.sh stop  [--dir DIR]
 #   scripts/local-tidb.sh env   [--dir DIR]
 #
@@ -46,12 +46,13 @@ usage() {
     cat >&2 <<EOF
 usage:
   $PROG start [--dir DIR] [--port PORT] [--max-allowed-packet SIZE]
-              [--wait-timeout SECS] [--san SAN-LIST] [--general-log]
+              [--wait-timeout SECS] [--san SAN-LIST] [--general-log] [--no-tls]
   $PROG stop  [--dir DIR]
   $PROG env   [--dir DIR]
 
 DIR defaults to \$PWD/.local-tidb/default. SAN-LIST defaults to
-DNS:localhost,IP:127.0.0.1 (openssl subjectAltName syntax).
+DNS:localhost,IP:127.0.0.1 (openssl subjectAltName syntax). --no-tls starts a
+plaintext server instead (no certificates, TLS not offered).
 EOF
 }
 
@@ -363,7 +364,7 @@ abort_start() {
 }
 
 cmd_start() {
-    local port=$1 max_packet=$2 wait_timeout=$3 san=$4 general_log=$5
+    local port=$1 max_packet=$2 wait_timeout=$3 san=$4 general_log=$5 tls=$6
     local sock auto_port=0 pid rc attempt url ca log_offset
 
     mkdir -p -- "$DIR"
@@ -399,8 +400,10 @@ cmd_start() {
     sock=$(choose_socket_path)
     printf 'socket=%s\n' "$sock" >"$DIR/$MARKER"
 
-    log "generating TLS certificates (SAN: $san)"
-    make_tls "$DIR/tls" "$san"
+    if ((tls)); then
+        log "generating TLS certificates (SAN: $san)"
+        make_tls "$DIR/tls" "$san"
+    fi
 
     log "initialising datadir $DIR/data"
     local -a common=(--no-defaults)
@@ -444,12 +447,6 @@ cmd_start() {
             --bind-address=127.0.0.1
             --skip-name-resolve
             "${small[@]}"
-            # TiDB Cloud's public endpoint only accepts TLS connections.
-            --ssl-ca="$DIR/tls/ca.pem"
-            --ssl-cert="$DIR/tls/server.pem"
-            --ssl-key="$DIR/tls/server-key.pem"
-            --require-secure-transport=ON
-            "--tls-version=TLSv1.2,TLSv1.3"
             --max-allowed-packet="$max_packet"
             # TiDB's defaults: utf8mb4 with the binary collation.
             --character-set-server=utf8mb4
@@ -463,6 +460,16 @@ cmd_start() {
             # mariadb CLI on a terminal) gets interactive_timeout as its
             # session wait_timeout; TiDB has both variables too.
             opts+=(--wait-timeout="$wait_timeout" --interactive-timeout="$wait_timeout")
+        fi
+        if ((tls)); then
+            # TiDB Cloud's public endpoint only accepts TLS connections.
+            opts+=(
+                --ssl-ca="$DIR/tls/ca.pem"
+                --ssl-cert="$DIR/tls/server.pem"
+                --ssl-key="$DIR/tls/server-key.pem"
+                --require-secure-transport=ON
+                "--tls-version=TLSv1.2,TLSv1.3"
+            )
         fi
         if ((general_log)); then
             # TABLE output so that tests can read mysql.general_log via SQL.
@@ -532,14 +539,20 @@ EOF
     local have_ssl
     have_ssl=$("$CLIENT" --no-defaults --socket="$sock" --user=root --batch --skip-column-names \
         -e "SELECT @@have_ssl")
-    if [[ $have_ssl != YES ]]; then
+    if ((tls)) && [[ $have_ssl != YES ]]; then
         tail -n 30 -- "$DIR/mysqld.log" >&2 || true
         abort_start "$pid" "mariadbd started without TLS (have_ssl=$have_ssl)"
     fi
 
-    ca=$DIR/tls/ca.pem
     url="mysql://$(percent_encode "$DB_USER" '[A-Za-z0-9._~-]'):$(percent_encode "$DB_PASSWORD" '[A-Za-z0-9._~-]')"
-    url+="@127.0.0.1:$port/$DB_NAME?ssl-mode=verify_identity&ssl-ca=$(percent_encode "$ca" '[A-Za-z0-9/._-]')"
+    if ((tls)); then
+        ca=$DIR/tls/ca.pem
+        url+="@127.0.0.1:$port/$DB_NAME?ssl-mode=verify_identity&ssl-ca=$(percent_encode "$ca" '[A-Za-z0-9/._-]')"
+    else
+        # A plaintext server, for testing what clients do when TLS is not offered.
+        ca=''
+        url+="@127.0.0.1:$port/$DB_NAME?ssl-mode=disabled"
+    fi
     {
         printf 'TIDB_URL=%s\n' "$(shell_quote "$url")"
         printf 'TIDB_CA=%s\n' "$(shell_quote "$ca")"
@@ -610,13 +623,17 @@ main() {
     esac
 
     local dir=$PWD/.local-tidb/default port='' max_packet=64M wait_timeout=''
-    local san='DNS:localhost,IP:127.0.0.1' general_log=0 opt val
+    local san='DNS:localhost,IP:127.0.0.1' general_log=0 tls=1 opt val
     while (($# > 0)); do
         opt=$1
         shift
         case $opt in
             --general-log)
                 general_log=1
+                continue
+                ;;
+            --no-tls)
+                tls=0
                 continue
                 ;;
             -h | --help) usage; exit 0 ;;
@@ -637,8 +654,8 @@ main() {
             *) usage; die "unknown option for $cmd: $opt" ;;
         esac
     done
-    if [[ $cmd != start ]] && ((general_log)); then
-        die "--general-log is only valid for start"
+    if [[ $cmd != start ]] && ((general_log || !tls)); then
+        die "--general-log and --no-tls are only valid for start"
     fi
 
     if [[ -n $port ]]; then
@@ -661,7 +678,7 @@ main() {
     readonly DIR
 
     case $cmd in
-        start) cmd_start "$port" "$max_packet" "$wait_timeout" "$san" "$general_log" ;;
+        start) cmd_start "$port" "$max_packet" "$wait_timeout" "$san" "$general_log" "$tls" ;;
         stop) cmd_stop ;;
         env) cmd_env ;;
     esac

@@ -8,32 +8,24 @@ scripts/setup.sh
 
 main="$PWD/target/local-tidb/test-main"
 alt="$PWD/target/local-tidb/test-alt"
+plain="$PWD/target/local-tidb/test-plain"
 cleanup() {
-    scripts/local-tidb.sh stop --dir "$main" || true
-    scripts/local-tidb.sh stop --dir "$alt" || true
+    for dir in "$main" "$alt" "$plain"; do
+        scripts/local-tidb.sh stop --dir "$dir" || true
+    done
 }
 trap cleanup EXIT
-
-# A plain MariaDB without TLS (for the ssl-mode=preferred fallback): the machine's own on
-# 3306, started if it is installed but not running.
-if ! mariadb-admin --protocol=tcp -h127.0.0.1 -P3306 -uroot ping >/dev/null 2>&1; then
-    if [ "$(id -u)" -eq 0 ]; then
-        start-stop-daemon --start --oknodo --background --exec /usr/sbin/mariadbd
-        for _ in $(seq 30); do
-            mariadb-admin --protocol=tcp -h127.0.0.1 -P3306 -uroot ping >/dev/null 2>&1 && break
-            sleep 1
-        done
-    fi
-fi
-export TIDB_TEST_PLAIN_URL="mysql://root@127.0.0.1:3306"
 
 # The TLS-only servers: main (certificate for localhost/127.0.0.1, 64M packets, general log)
 # and alt (certificate for db.internal only, 4M packets, 3 s idle timeout).
 eval "$(scripts/local-tidb.sh start --dir "$main" --general-log | sed 's/^TIDB_/TIDB_TEST_MAIN_/')"
 eval "$(scripts/local-tidb.sh start --dir "$alt" --san DNS:db.internal --max-allowed-packet 4M \
     --wait-timeout 3 | sed 's/^TIDB_/TIDB_TEST_ALT_/')"
+# And a plaintext one that offers no TLS (for the ssl-mode=preferred fallback).
+eval "$(scripts/local-tidb.sh start --dir "$plain" --no-tls | sed 's/^TIDB_/TIDB_TEST_PLAIN_/')"
 export TIDB_TEST_MAIN_URL TIDB_TEST_MAIN_CA TIDB_TEST_MAIN_PORT TIDB_TEST_MAIN_SOCKET
 export TIDB_TEST_ALT_URL TIDB_TEST_ALT_CA TIDB_TEST_ALT_PORT TIDB_TEST_ALT_SOCKET
+export TIDB_TEST_PLAIN_URL TIDB_TEST_PLAIN_CA TIDB_TEST_PLAIN_PORT TIDB_TEST_PLAIN_SOCKET
 
 cargo test --all-targets
 cargo test --doc

@@ -465,6 +465,12 @@ impl fmt::Display for Config {
         }
         if self.backend == Backend::Direct {
             write!(f, "?ssl-mode={}", self.tls.mode)?;
+            if let Some(ca) = &self.tls.ca {
+                write!(f, "&ssl-ca={}", ca.display())?;
+            }
+            if let Some(name) = &self.tls.server_name {
+                write!(f, "&tls-server-name={name}")?;
+            }
         }
         Ok(())
     }

@@ -149,14 +149,15 @@ pub async fn connect(config: &Config) -> Result<Client> {
              Workers direct backend (feature `worker`) is not in this release yet",
         )),
         Backend::Hyperdrive => Err(Error::not_built(format!(
-            "hyperdrive://{} needs the hyperdrive backend (feature `worker` in a Worker, or \
-             CLOUDFLARE_HYPERDRIVE_LOCAL_CONNECTION_STRING_{} natively), which is not in this \
-             release yet; use the mysql:// URL of the database meanwhile",
+            "hyperdrive://{} needs the hyperdrive backend, which is not in this release yet (it \
+             will run in a Worker with feature `worker`, and natively from \
+             CLOUDFLARE_HYPERDRIVE_LOCAL_CONNECTION_STRING_{}); use the database's mysql:// \
+             url meanwhile",
             config.host(),
             config.host()
         ))),
         Backend::Relay if config.relay_transport() == Some(RelayTransport::Vpc) => {
-            Err(Error::config(
+            Err(Error::not_built(
                 "relay+vpc:// works only inside a Cloudflare Worker (target wasm32, feature \
                  `worker`), through the VPC service binding; outside a Worker use \
                  relay+https://host of the relay",

@@ -295,7 +295,7 @@ async fn schemes_without_a_backend_here_say_what_provides_them() {
         ("relay+https://u:p@relay.internal/test", "relay backend"),
     ] {
         let e = try_connect(url).await.unwrap_err();
-        assert!(e.is_config(), "{url}: {e}");
+        assert!(e.is_config() && e.is_unsupported(), "{url}: {e}");
         assert!(e.to_string().contains(needle), "{url}: {e}");
     }
 }

@@ -1,8 +1,10 @@
 //! Shared test fixtures: the local TLS-only servers, a TCP proxy and a stalling server.
 //!
-//! The servers come from `scripts/local-tidb.sh`. `scripts/test.sh` starts them once and
-//! exports their URLs; when a test binary runs without those variables (plain `cargo test`),
-//! it starts them itself (the script is idempotent and serialises concurrent starts).
+//! The servers come from `scripts/local-tidb.sh`. `scripts/test.sh` starts them once, exports
+//! their URLs and stops them at the end. When a test binary runs without those variables
+//! (plain `cargo test`), it starts them itself under `target/local-tidb/` (the script is
+//! idempotent and serialises concurrent starts) and leaves them running for the next run;
+//! `scripts/local-tidb.sh stop --dir target/local-tidb/<name>` stops one.
 
 #![allow(dead_code)]
 
@@ -51,10 +53,15 @@ pub fn alt_server() -> &'static Server {
     })
 }
 
-/// A plain (no TLS) server: the machine's own MariaDB on 3306 as root without password.
+/// A plaintext server that does not offer TLS (for the `preferred` fallback).
+pub fn plain_server() -> &'static Server {
+    static S: OnceLock<Server> = OnceLock::new();
+    S.get_or_init(|| server("TIDB_TEST_PLAIN", "plain", &["--no-tls"]))
+}
+
+/// The plaintext server's URL (`ssl-mode=disabled`).
 pub fn plain_url() -> String {
-    std::env::var("TIDB_TEST_PLAIN_URL")
-        .unwrap_or_else(|_| "mysql://root@127.0.0.1:3306".to_owned())
+    plain_server().url.clone()
 }
 
 fn repo_root() -> PathBuf {
