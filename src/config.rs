@@ -24,6 +24,8 @@ const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 const DEFAULT_POOL_SIZE: usize = 10;
 const DEFAULT_MAX_LIFETIME: Duration = Duration::from_secs(5 * 60);
 const DEFAULT_STMT_CACHE: usize = 64;
+const MAX_DURATION: Duration = Duration::from_secs(60 * 60);
+const MAX_LIFETIME: Duration = Duration::from_secs(24 * 60 * 60);
 /// TiDB's default `max_allowed_packet` (64 MiB).
 const DEFAULT_MAX_ALLOWED_PACKET: usize = 64 * 1024 * 1024;
 /// The largest `max_allowed_packet` MySQL and TiDB accept (1 GiB).
@@ -736,8 +738,11 @@ impl ConfigBuilder {
                 self.max_allowed_packet
             )));
         }
-        if self.max_lifetime < Duration::from_secs(1) {
-            return Err(Error::config("max-lifetime must be at least 1s"));
+        if self.connect_timeout > MAX_DURATION {
+            return Err(Error::config("connect-timeout must be at most 1h"));
+        }
+        if self.max_lifetime < Duration::from_secs(1) || self.max_lifetime > MAX_LIFETIME {
+            return Err(Error::config("max-lifetime must be between 1s and 24h"));
         }
         if let Some(tz) = &self.time_zone {
             if tz.is_empty()
@@ -764,14 +769,20 @@ impl ConfigBuilder {
 
         let tls = self.resolve_tls(&host)?;
 
-        if self.backend == Backend::Direct && is_tidb_cloud_host(&host) {
+        if self.backend != Backend::Hyperdrive && is_tidb_cloud_host(&host) {
+            if self.relay_transport == Some(RelayTransport::Http) {
+                return Err(Error::config(
+                    "relay+http:// toward TiDB Cloud would send credentials in plaintext; use \
+                     relay+https://",
+                ));
+            }
             if self.password.is_empty() {
                 return Err(Error::config(
                     "the password is empty, and TiDB Cloud requires one; put it in the url as \
                      user:password@host (percent-encode special characters)",
                 ));
             }
-            let serverless_gateway = host.to_ascii_lowercase().starts_with("gateway");
+            let serverless_gateway = host.to_ascii_lowercase().contains("gateway");
             if serverless_gateway && !self.user.contains('.') {
                 return Err(Error::config(format!(
                     "user `{}` has no cluster prefix; TiDB Cloud Serverless users look like \
@@ -891,12 +902,19 @@ impl ConfigBuilder {
             }
         }
 
+        if effective == SslMode::Preferred && self.ssl_ca.is_some() {
+            return Err(Error::config(
+                "ssl-ca has no effect with ssl-mode=preferred, which never verifies; use \
+                 ssl-mode=verify_ca or verify_identity with it",
+            ));
+        }
+
         // As MySQL's own client does: a CA file given with `required` means "verify the chain".
         if self.ssl_ca.is_some() && effective == SslMode::Required {
             effective = SslMode::VerifyCa;
         }
 
-        if is_tidb_cloud_host(host) && self.backend == Backend::Direct {
+        if is_tidb_cloud_host(host) && self.backend != Backend::Hyperdrive {
             if effective == SslMode::Disabled {
                 let (_, spelling) = mode.expect("disabled comes only from an explicit request");
                 return Err(Error::config(format!(
@@ -995,15 +1013,16 @@ pub(crate) fn parse_duration(key: &str, value: &str) -> Result<Duration> {
         Some(i) => value.split_at(i),
         None => (value, "s"),
     };
-    let n: u64 = digits.parse().map_err(|_| {
+    let bad = || {
         Error::config(format!(
             "`{key}={value}` is not a duration; use seconds (10), or a unit: 500ms, 10s, 5m"
         ))
-    })?;
+    };
+    let n: u64 = digits.parse().map_err(|_| bad())?;
     match unit {
         "ms" => Ok(Duration::from_millis(n)),
         "s" => Ok(Duration::from_secs(n)),
-        "m" => Ok(Duration::from_secs(n * 60)),
+        "m" => n.checked_mul(60).map(Duration::from_secs).ok_or_else(bad),
         _ => Err(Error::config(format!(
             "`{key}={value}` has an unknown unit; use ms, s or m"
         ))),
@@ -1090,12 +1109,17 @@ fn parse_url(url: &str) -> Result<ConfigBuilder> {
         b.relay_transport = Some(t);
     }
 
-    // The credentials end at the last `@`, so unencoded `@ : / ?` in a password still work;
-    // the host ends at the first `/` or `?` after it.
-    let host_start = rest.rfind('@').map_or(0, |i| i + 1);
-    let host_end = rest[host_start..]
-        .find(['/', '?'])
-        .map_or(rest.len(), |i| host_start + i);
+    // The authority ends at the first `/` or `?`; within it the credentials end at the last
+    // `@`, so an unencoded `@` or `:` in a password works. An unencoded `/` or `?` would end
+    // the authority early: an `@` after it, before any `=`, gives that mistake away.
+    let host_end = rest.find(['/', '?']).unwrap_or(rest.len());
+    let tail = &rest[host_end..];
+    if tail.split('=').next().is_some_and(|t| t.contains('@')) {
+        return Err(Error::config(
+            "the user or password holds an unencoded `/` or `?`; percent-encode them (%2F, %3F)",
+        ));
+    }
+    let host_start = rest[..host_end].rfind('@').map_or(0, |i| i + 1);
     if host_start > 0 {
         let userinfo = &rest[..host_start - 1];
         let (user, pass) = match userinfo.split_once(':') {
@@ -1111,7 +1135,6 @@ fn parse_url(url: &str) -> Result<ConfigBuilder> {
     b.host = Some(host);
     b.port = port;
 
-    let tail = &rest[host_end..];
     let (path, query) = match tail.split_once('?') {
         Some((p, q)) => (p, q),
         None => (tail, ""),
@@ -1167,7 +1190,10 @@ fn split_host_port(hostport: &str) -> Result<(String, Option<u16>)> {
     let port = match port {
         None | Some("") => None,
         Some(p) => Some(p.parse::<u16>().map_err(|_| {
-            Error::config(format!("port `{p}` is not a number between 1 and 65535"))
+            Error::config(
+                "the port is not a number between 1 and 65535 (if the url has a password, \
+                 check that it is followed by @host)",
+            )
         })?),
     };
     Ok((host, port))
@@ -1197,8 +1223,14 @@ fn apply_param(b: &mut ConfigBuilder, key: &str, norm: &str, value: &str) -> Res
             let what = match normalize(value).as_str() {
                 "skipverify" => TlsWant::Mode(SslMode::Required),
                 "preferred" => TlsWant::Mode(SslMode::Preferred),
-                _ if parse_bool(key, value)? => TlsWant::On,
-                _ => TlsWant::Mode(SslMode::Disabled),
+                "true" | "1" => TlsWant::On,
+                "false" | "0" => TlsWant::Mode(SslMode::Disabled),
+                _ => {
+                    return Err(Error::config(format!(
+                        "`{spelling}`: tls takes true, false, skip-verify or preferred; prefer \
+                         ssl-mode=verify_identity"
+                    )));
+                }
             };
             b.push_tls(spelling, what);
         }
@@ -1285,7 +1317,7 @@ fn apply_param(b: &mut ConfigBuilder, key: &str, norm: &str, value: &str) -> Res
                 .iter()
                 .find(|a| {
                     let a = normalize(a);
-                    a.contains(norm) || norm.contains(a.as_str())
+                    !norm.is_empty() && (a.contains(norm) || norm.contains(a.as_str()))
                 })
                 .map(|a| format!("did you mean `{a}`? "))
                 .unwrap_or_default();
@@ -1382,12 +1414,29 @@ mod tests {
 
     #[test]
     fn unencoded_special_characters_in_password() {
-        let c = parse("mysql://u.root:p@ss:w/rd?x@127.0.0.1:3306/test?ssl-mode=disabled");
+        let c = parse("mysql://u.root:p@ss:w0rd@127.0.0.1:3306/test?ssl-mode=disabled");
         assert_eq!(c.user(), "u.root");
-        assert_eq!(c.password().expose(), "p@ss:w/rd?x");
+        assert_eq!(c.password().expose(), "p@ss:w0rd");
         assert_eq!(c.host(), "127.0.0.1");
         assert_eq!(c.port(), 3306);
         assert_eq!(c.tls().mode(), SslMode::Disabled);
+        // `/` and `?` end the host part, so they must be encoded; the mistake is reported.
+        for url in [
+            "mysql://u.root:pa/ss@127.0.0.1/test",
+            "mysql://u.root:pa?ss@127.0.0.1/test",
+        ] {
+            let e = parse_err(url);
+            assert!(e.contains("percent-encode"), "{e}");
+            assert!(!e.contains("pa/ss") && !e.contains("pa?ss"), "{e}");
+        }
+        // An `@` in a parameter value does not move the host.
+        let c = parse("mysql://u:pw@127.0.0.1/db?ssl-mode=verify_ca&ssl-ca=/certs/me@corp/ca.pem");
+        assert_eq!(c.host(), "127.0.0.1");
+        assert_eq!(c.password().expose(), "pw");
+        assert_eq!(
+            c.tls().ca(),
+            Some(std::path::Path::new("/certs/me@corp/ca.pem"))
+        );
     }
 
     #[test]
@@ -1490,6 +1539,12 @@ mod tests {
         assert!(e.contains("ssl-mode=verify_identity"), "{e}");
         let e = parse_err("mysql://u:p@db.local/test?ssl=maybe");
         assert!(e.contains("true or false"), "{e}");
+        let e = parse_err("mysql://u:p@db.local/test?tls=custom");
+        assert!(e.contains("skip-verify"), "{e}");
+        let e = parse_err("mysql://u:p@db.local/test?ssl-mode=preferred&ssl-ca=/ca.pem");
+        assert!(e.contains("no effect"), "{e}");
+        let e = parse_err("mysql://u:p@db.local/test?=x");
+        assert!(!e.contains("did you mean"), "{e}");
         let e = parse_err("mysql://u:p@db.local/test?sslcert=/tmp/ca.pem");
         assert!(e.contains("ssl-ca="), "{e}");
     }
@@ -1553,6 +1608,9 @@ mod tests {
         assert!(!format!("{e:?}").contains(secret), "{e:?}");
         let e = Config::parse(&format!("mysql://u:{secret}@h:99999/x")).unwrap_err();
         assert!(!e.to_string().contains(secret), "{e}");
+        // A forgotten `@host` makes the password look like a port: still never quoted.
+        let e = Config::parse(&format!("mysql://root:{secret}/db")).unwrap_err();
+        assert!(!e.to_string().contains(secret), "{e}");
     }
 
     #[test]
@@ -1573,10 +1631,21 @@ mod tests {
         assert_eq!(c.relay_transport(), Some(RelayTransport::Vpc));
         assert_eq!(c.host(), "TIDB_RELAY");
 
-        let c = parse("relay+https://u:p@http-gateway01.eu-central-1.prod.aws.tidbcloud.com/db");
+        let c =
+            parse("relay+https://u.root:p@http-gateway01.eu-central-1.prod.aws.tidbcloud.com/db");
         assert_eq!(c.port(), 443);
         let c = parse("relay+http://u:p@127.0.0.1/db");
         assert_eq!(c.port(), 80);
+        // TiDB Cloud's rules hold for its HTTP endpoint too.
+        let cloud_http = "http-gateway01.eu-central-1.prod.aws.tidbcloud.com";
+        let e = parse_err(&format!("relay+http://u.root:p@{cloud_http}/db"));
+        assert!(e.contains("relay+https://"), "{e}");
+        let e = parse_err(&format!("relay+https://u.root@{cloud_http}/db"));
+        assert!(e.contains("password is empty"), "{e}");
+        let c = parse(&format!(
+            "relay+https://u.root:p@{cloud_http}/db?ssl-mode=required"
+        ));
+        assert_eq!(c.tls().mode(), SslMode::VerifyIdentity);
         let e = parse_err("relay+http://u:p@127.0.0.1/db?ssl-mode=required");
         assert!(e.contains("relay+https"), "{e}");
 
@@ -1600,6 +1669,12 @@ mod tests {
         assert!(parse_err("mysql://u:p@h/a/b").contains("more than a database"));
         assert!(parse_err("mysql://u:p@/db").contains("host is missing"));
         assert!(parse_err("mysql://u:p@h/db?ssl").contains("needs a value"));
+        assert!(
+            parse_err("mysql://u:p@h/db?max-lifetime=307445734561825861m").contains("duration")
+        );
+        assert!(parse_err("mysql://u:p@h/db?max-lifetime=18446744073709551615").contains("24h"));
+        assert!(parse_err("mysql://u:p@h/db?connect-timeout=2h").contains("unknown unit"));
+        assert!(parse_err("mysql://u:p@h/db?connect-timeout=600m").contains("at most 1h"));
         assert!(parse_err("mysql://u:%FF@h/db").contains("utf-8"));
         assert_eq!(
             parse("mysql://u:p@h/db?connect-timeout=500ms").connect_timeout(),
