@@ -23,9 +23,9 @@ eval "$(scripts/local-tidb.sh start --dir "$alt" --san DNS:db.internal --max-all
     --wait-timeout 3 | sed 's/^TIDB_/TIDB_TEST_ALT_/')"
 # And a plaintext one that offers no TLS (for the ssl-mode=preferred fallback).
 eval "$(scripts/local-tidb.sh start --dir "$plain" --no-tls | sed 's/^TIDB_/TIDB_TEST_PLAIN_/')"
-export TIDB_TEST_MAIN_URL TIDB_TEST_MAIN_CA TIDB_TEST_MAIN_PORT TIDB_TEST_MAIN_SOCKET
-export TIDB_TEST_ALT_URL TIDB_TEST_ALT_CA TIDB_TEST_ALT_PORT TIDB_TEST_ALT_SOCKET
-export TIDB_TEST_PLAIN_URL TIDB_TEST_PLAIN_CA TIDB_TEST_PLAIN_PORT TIDB_TEST_PLAIN_SOCKET
+export TIDB_TEST_MAIN_URL TIDB_TEST_MAIN_CA TIDB_TEST_MAIN_PORT
+export TIDB_TEST_ALT_URL TIDB_TEST_ALT_CA TIDB_TEST_ALT_PORT
+export TIDB_TEST_PLAIN_URL TIDB_TEST_PLAIN_CA TIDB_TEST_PLAIN_PORT
 
 cargo test --all-targets
 cargo test --doc

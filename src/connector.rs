@@ -140,6 +140,9 @@ pub trait Connector: MaybeSendSync {
 
     /// Runs statements atomically: all are applied or, if one fails, none.
     ///
+    /// The statements run in one transaction. DDL (`CREATE`, `ALTER`, `DROP`…) commits
+    /// implicitly on MySQL, MariaDB and TiDB, so a batch holding DDL is not atomic.
+    ///
     /// # Errors
     ///
     /// The failing statement's error wrapped with its index ([`Error::batch_index`]); or
@@ -163,11 +166,13 @@ pub trait Connector: MaybeSendSync {
     /// Connection errors.
     async fn server_version(&self) -> Result<ServerVersion>;
 
-    /// Closes idle connections and waits for them to end. Further calls fail.
+    /// Closes the connections and waits for them to end, for connections still checked out
+    /// (open transactions) at most the connect timeout. Further calls fail.
     ///
     /// # Errors
     ///
-    /// Errors while closing connections (the connector is closed anyway).
+    /// A timeout when connections stayed checked out, or errors while closing (the connector
+    /// is closed anyway).
     async fn close(&self) -> Result<()>;
 }
 
@@ -176,10 +181,22 @@ pub trait Connector: MaybeSendSync {
 #[cfg_attr(target_arch = "wasm32", async_trait(?Send))]
 pub trait TransactionBackend: MaybeSendSync {
     /// Runs a statement inside the transaction.
+    ///
+    /// # Errors
+    ///
+    /// Server errors (the transaction stays open); "connection lost in transaction".
     async fn query(&mut self, sql: &str, params: &[Value]) -> Result<ResultSet>;
     /// Commits.
+    ///
+    /// # Errors
+    ///
+    /// The server's error; "outcome unknown" if the connection broke after COMMIT was sent.
     async fn commit(&mut self) -> Result<()>;
     /// Rolls back.
+    ///
+    /// # Errors
+    ///
+    /// Connection errors.
     async fn rollback(&mut self) -> Result<()>;
     /// Called when the transaction is dropped without commit or rollback: roll back in the
     /// background if the backend can, or discard the connection.

@@ -459,7 +459,12 @@ impl<'de> MapAccess<'de> for RowAccess<'de> {
     fn next_value_seed<V: DeserializeSeed<'de>>(&mut self, seed: V) -> Result<V::Value, DeError> {
         let index = self.next;
         self.next += 1;
-        let value = &self.row.values()[index];
+        let value = self.row.values().get(index).ok_or_else(|| {
+            self.tag(
+                index,
+                de::Error::custom("the row has no value for this column"),
+            )
+        })?;
         seed.deserialize(ValueDeserializer(value))
             .map_err(|e| self.tag(index, e))
     }

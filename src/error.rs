@@ -130,17 +130,29 @@ pub struct Error {
 struct Inner {
     kind: Kind,
     source: Option<Box<dyn StdError + Send + Sync + 'static>>,
+    /// Raised inside an interactive transaction: retrying the statement alone is never safe.
+    in_transaction: bool,
 }
 
 impl Error {
     pub(crate) fn new(kind: Kind) -> Self {
         Error {
-            inner: Box::new(Inner { kind, source: None }),
+            inner: Box::new(Inner {
+                kind,
+                source: None,
+                in_transaction: false,
+            }),
         }
     }
 
     pub(crate) fn with_source(mut self, source: impl StdError + Send + Sync + 'static) -> Self {
         self.inner.source = Some(Box::new(source));
+        self
+    }
+
+    /// Marks an error raised inside an interactive transaction.
+    pub(crate) fn in_transaction(mut self) -> Self {
+        self.inner.in_transaction = true;
         self
     }
 
@@ -335,18 +347,29 @@ impl Error {
     }
 
     /// Trying the same call again is safe because nothing can have been applied: connect
-    /// failures, pool checkout timeouts, and write conflicts that rolled the transaction back.
-    /// Never true for an error inside a transaction or an interrupted COMMIT.
+    /// failures, connect and pool checkout timeouts, and write conflicts or deadlocks of a
+    /// single statement or a batch (the server rolled them back). Never true for an error
+    /// inside an interactive transaction (retry the whole transaction when
+    /// [`Error::is_write_conflict`] says so) or an interrupted COMMIT.
     pub fn is_retryable(&self) -> bool {
+        if self.inner.in_transaction {
+            return false;
+        }
         match &self.inner.kind {
             Kind::Connect(_) => true,
-            Kind::Timeout { phase, .. } => phase.starts_with("connect") || phase.contains("pool"),
+            Kind::Timeout { phase, .. } => phase.starts_with("connect"),
             Kind::Server { error, .. } => matches!(
                 error.code,
                 codes::TIDB_WRITE_CONFLICT
                     | codes::TIDB_WRITE_CONFLICT_FOR_UPDATE
                     | codes::DEADLOCK
             ),
+            Kind::Batch { .. } => self
+                .inner
+                .source
+                .as_ref()
+                .and_then(|s| s.downcast_ref::<Error>())
+                .is_some_and(Error::is_retryable),
             _ => false,
         }
     }
@@ -504,6 +527,17 @@ mod tests {
             assert!(s.chars().next().unwrap().is_lowercase(), "{s}");
             assert!(!s.ends_with('.'), "{s}");
         }
+    }
+
+    #[test]
+    fn write_conflicts_are_retryable_only_outside_transactions() {
+        assert!(server(codes::DEADLOCK).is_retryable());
+        assert!(!server(codes::DEADLOCK).in_transaction().is_retryable());
+        assert!(server(codes::DEADLOCK).in_transaction().is_write_conflict());
+        // A batch is rolled back as a whole, so a conflict inside it can be retried.
+        assert!(Error::batch(1, server(codes::TIDB_WRITE_CONFLICT)).is_retryable());
+        assert!(!Error::batch(1, Error::lost_in_transaction()).is_retryable());
+        assert!(!Error::usage("the connector was closed").is_retryable());
     }
 
     #[test]

@@ -77,6 +77,7 @@ mod config;
 mod connector;
 mod de;
 mod error;
+mod sql;
 mod value;
 mod version;
 

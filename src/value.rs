@@ -444,35 +444,62 @@ fn split_fraction(s: &str) -> Option<(&str, u32)> {
 /// The MySQL column type, as sent in column definitions.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
-#[allow(missing_docs)]
 pub enum ColumnType {
+    /// DECIMAL in the old format (0x00).
     Decimal,
+    /// TINYINT (0x01).
     Tiny,
+    /// SMALLINT (0x02).
     Short,
+    /// INT (0x03).
     Long,
+    /// FLOAT (0x04).
     Float,
+    /// DOUBLE (0x05).
     Double,
+    /// The type of a NULL literal (0x06).
     Null,
+    /// TIMESTAMP (0x07, 0x11).
     Timestamp,
+    /// BIGINT (0x08).
     LongLong,
+    /// MEDIUMINT (0x09).
     Int24,
+    /// DATE (0x0a, 0x0e).
     Date,
+    /// TIME (0x0b, 0x13).
     Time,
+    /// DATETIME (0x0c, 0x12).
     DateTime,
+    /// YEAR (0x0d).
     Year,
+    /// VARCHAR (0x0f).
     VarChar,
+    /// BIT (0x10).
     Bit,
+    /// JSON on MySQL and TiDB (0xf5); MariaDB sends JSON as LONGTEXT.
     Json,
+    /// DECIMAL (0xf6).
     NewDecimal,
+    /// ENUM (0xf7; usually sent as STRING with the ENUM flag).
     Enum,
+    /// SET (0xf8; usually sent as STRING with the SET flag).
     Set,
+    /// TINYBLOB / TINYTEXT (0xf9).
     TinyBlob,
+    /// MEDIUMBLOB / MEDIUMTEXT (0xfa).
     MediumBlob,
+    /// LONGBLOB / LONGTEXT (0xfb).
     LongBlob,
+    /// BLOB / TEXT (0xfc).
     Blob,
+    /// VARCHAR / VARBINARY (0xfd).
     VarString,
+    /// CHAR / BINARY, ENUM and SET (0xfe).
     String,
+    /// GEOMETRY (0xff).
     Geometry,
+    /// VECTOR (0xf2, MySQL 9 and TiDB).
     Vector,
     /// A type code this version does not know.
     Other(u8),
@@ -634,7 +661,11 @@ impl Row {
             .position(&self.columns)
             .ok_or_else(|| Error::decode(Some(&label), "no such column"))?;
         let name = &self.columns[i].name;
-        crate::de::from_value(&self.values[i]).map_err(|e| e.in_column(name))
+        let value = self
+            .values
+            .get(i)
+            .ok_or_else(|| Error::decode(Some(name), "the row has no value for this column"))?;
+        crate::de::from_value(value).map_err(|e| e.in_column(name))
     }
 
     /// Decodes the row into a struct (fields by column name), a tuple or a `Vec` (by position).

@@ -78,6 +78,7 @@ async fn c01_default_url_never_sends_plaintext() {
 async fn c02_preferred_negotiates_tls_when_offered() {
     let server = common::main_server();
     let url = common::set_param(&server.url, "ssl-mode", "preferred");
+    let url = url.replace(&format!("ssl-ca={}&", server.ca), "");
     let db = try_connect(&url).await.unwrap();
     assert!(!ssl_cipher(&db).await.is_empty());
 }
@@ -258,7 +259,11 @@ async fn missing_ca_file_is_a_clear_error() {
     let server = common::main_server();
     let url = server.url.replace(&server.ca, "/nonexistent/ca.pem");
     let e = try_connect(&url).await.unwrap_err();
-    assert!(e.is_connect(), "{e}");
+    assert!(e.is_config() && !e.is_retryable(), "{e}");
+    assert!(
+        e.to_string().contains("ssl-ca file /nonexistent/ca.pem"),
+        "{e}"
+    );
 }
 
 #[tokio::test]
@@ -277,8 +282,20 @@ async fn refused_port_is_a_retryable_connect_error() {
 async fn closed_connector_refuses_work() {
     let db = try_connect(&common::main_server().url).await.unwrap();
     db.close().await.unwrap();
+    db.close().await.unwrap();
     let e = db.query("SELECT 1", &[]).await.unwrap_err();
-    assert!(e.to_string().contains("closed"), "{e}");
+    assert!(e.to_string().contains("closed") && !e.is_retryable(), "{e}");
+}
+
+#[tokio::test]
+async fn close_with_an_open_transaction_does_not_hang() {
+    let url = common::with_params(&common::main_server().url, "connect-timeout=1");
+    let db = try_connect(&url).await.unwrap();
+    let tx = db.begin(tidb_connect::TxOptions::default()).await.unwrap();
+    let closed = tokio::time::timeout(Duration::from_secs(10), db.close()).await;
+    let e = closed.expect("close hung").unwrap_err();
+    assert!(e.is_timeout(), "{e}");
+    drop(tx);
 }
 
 #[tokio::test]
@@ -343,6 +360,7 @@ async fn logs_carry_no_secrets_and_warn_once_about_insecure_settings() {
     let plain = common::set_param(&common::plain_url(), "ssl-mode", "preferred");
     let _plain = try_connect(&plain).await.unwrap();
     let loose = common::set_param(&server.url, "ssl-mode", "required");
+    let loose = loose.replace(&format!("ssl-ca={}&", server.ca), "");
     let _loose = try_connect(&loose).await.unwrap();
 
     let logs = captured.text();
@@ -354,5 +372,6 @@ async fn logs_carry_no_secrets_and_warn_once_about_insecure_settings() {
         );
     }
     assert_eq!(logs.matches("falls back to plaintext").count(), 1, "{logs}");
-    assert_eq!(logs.matches("is not verified").count(), 1, "{logs}");
+    // One warning per insecure connector: the preferred one and the required one.
+    assert_eq!(logs.matches("is not verified").count(), 2, "{logs}");
 }

@@ -14,15 +14,23 @@ pub(super) enum Step {
     Connect,
     /// A statement outside a transaction.
     Statement,
+    /// A statement of this many bytes outside a transaction: big enough that a server's
+    /// `max_allowed_packet` is the likely reason for a dropped connection.
+    LargeStatement(usize),
     /// A statement inside a transaction.
     InTransaction,
     /// COMMIT.
     Commit,
 }
 
+impl Step {
+    fn in_transaction(self) -> bool {
+        matches!(self, Step::InTransaction | Step::Commit)
+    }
+}
+
 pub(super) fn map(e: mysql_async::Error, step: Step, config: &Config) -> Error {
-    let target = || format!("{}:{}", config.host(), config.port());
-    match e {
+    let err = match e {
         mysql_async::Error::Server(s) => {
             let code = s.code;
             let err = Error::server(ServerError {
@@ -37,30 +45,34 @@ pub(super) fn map(e: mysql_async::Error, step: Step, config: &Config) -> Error {
         }
         mysql_async::Error::Io(IoError::Io(io)) => io_error(io, step, config),
         mysql_async::Error::Io(IoError::Tls(tls)) => {
-            let detail = tls.to_string();
-            Error::tls(tls_message(&detail, config)).with_source(tls)
+            let cause = std::error::Error::source(&tls).and_then(|s| s.downcast_ref());
+            Error::tls(tls_message(cause, config)).with_source(tls)
         }
         mysql_async::Error::Driver(d) => match d {
             DriverError::NoClientSslFlagFromServer => Error::tls(format!(
-                "{} does not offer TLS; ssl-mode={} requires it",
-                target(),
+                "{}:{} does not offer TLS; ssl-mode={} requires it",
+                config.host(),
+                config.port(),
                 config.tls().mode()
             )),
             DriverError::ConnectionClosed => lost(step),
-            DriverError::PoolDisconnected => Error::connect("the connector was closed"),
+            DriverError::PoolDisconnected => Error::usage("the connector was closed"),
             DriverError::StmtParamsMismatch { required, supplied } => Error::usage(format!(
                 "the statement has {required} placeholders but {supplied} parameters were given"
             )),
-            DriverError::PacketTooLarge => {
-                Error::usage("the packet is larger than max_allowed_packet; send a smaller value")
-            }
-            DriverError::UnknownAuthPlugin { name } => Error::connect(format!(
-                "the server asked for the unsupported authentication plugin `{name}`"
-            )),
+            DriverError::UnknownAuthPlugin { name } => Error::unsupported(
+                "direct",
+                format!("the server asked for the authentication plugin `{name}`"),
+            ),
             other => Error::protocol(other.to_string()),
         },
         mysql_async::Error::Url(u) => Error::config(u.to_string()),
         mysql_async::Error::Other(o) => Error::protocol(o.to_string()),
+    };
+    if step.in_transaction() {
+        err.in_transaction()
+    } else {
+        err
     }
 }
 
@@ -68,6 +80,11 @@ fn lost(step: Step) -> Error {
     match step {
         Step::Connect => Error::connect("connection closed during handshake"),
         Step::Statement => Error::connection_lost("a statement"),
+        Step::LargeStatement(size) => Error::connection_lost(format!(
+            "a statement of {size} bytes, which may exceed the server's max_allowed_packet (set \
+             max-allowed-packet in the url to the server's value to refuse such statements \
+             before sending)"
+        )),
         Step::InTransaction => Error::lost_in_transaction(),
         Step::Commit => Error::outcome_unknown(),
     }
@@ -78,8 +95,8 @@ fn io_error(io: io::Error, step: Step, config: &Config) -> Error {
     match (step, io.kind()) {
         // tokio-rustls reports TLS alerts and certificate failures as InvalidData.
         (Step::Connect, io::ErrorKind::InvalidData) => {
-            let detail = io.to_string();
-            Error::tls(tls_message(&detail, config)).with_source(io)
+            let cause = io.get_ref().and_then(|e| e.downcast_ref());
+            Error::tls(tls_message(cause, config)).with_source(io)
         }
         (Step::Connect, io::ErrorKind::ConnectionRefused) => {
             Error::connect(format!("cannot connect to {target}: connection refused"))
@@ -98,19 +115,86 @@ fn io_error(io: io::Error, step: Step, config: &Config) -> Error {
     }
 }
 
-fn tls_message(detail: &str, config: &Config) -> String {
+/// Says what failed in the TLS handshake and how to fix it; rustls's own text stays in the
+/// error's source.
+fn tls_message(cause: Option<&rustls::Error>, config: &Config) -> String {
+    use rustls::CertificateError as Cert;
+
     let host = config.tls().server_name().unwrap_or(config.host());
-    let mut msg = format!(
-        "handshake with {host} failed ({mode}): {detail}",
-        mode = config.tls().mode()
-    );
-    if detail.contains("not valid for name") || detail.contains("NotValidForName") {
-        msg.push_str(
-            "; if the certificate names another host, connect by that name or set \
-             tls-server-name=<name on the certificate>",
-        );
-    } else if detail.contains("UnknownIssuer") || detail.contains("unknown issuer") {
-        msg.push_str("; trust the server's CA with ssl-ca=/path/to/ca.pem");
+    let mode = config.tls().mode();
+    match cause {
+        Some(rustls::Error::InvalidCertificate(Cert::NotValidForNameContext {
+            presented, ..
+        })) => {
+            let names = presented
+                .iter()
+                .map(|p| presented_name(p).unwrap_or(p))
+                .collect::<Vec<_>>()
+                .join(", ");
+            format!(
+                "the certificate of {host} does not name it (ssl-mode={mode}); it names {names}: \
+                 connect by that name or set tls-server-name=<name on the certificate>"
+            )
+        }
+        Some(rustls::Error::InvalidCertificate(Cert::UnknownIssuer)) => format!(
+            "the certificate of {host} is issued by an unknown CA (ssl-mode={mode}); trust the \
+             CA with ssl-ca=/path/to/ca.pem"
+        ),
+        Some(rustls::Error::InvalidCertificate(Cert::Expired | Cert::ExpiredContext { .. })) => {
+            format!("the certificate of {host} has expired (ssl-mode={mode})")
+        }
+        _ => format!("handshake with {host} failed (ssl-mode={mode})"),
     }
-    msg
+}
+
+/// The name inside rustls's rendering of a presented identity, e.g. `DnsName("db.internal")`.
+pub(super) fn presented_name(presented: &str) -> Option<&str> {
+    presented.strip_prefix("DnsName(\"")?.strip_suffix("\")")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn c04_access_denied_from_tidb_cloud_carries_a_hint() {
+        let server_error = || {
+            mysql_async::Error::Server(mysql_async::ServerError {
+                code: 1045,
+                message: "Access denied for user 'root'@'10.0.0.1' (using password: YES)".into(),
+                state: "28000".into(),
+            })
+        };
+        let cloud = Config::parse(
+            "mysql://root:pw@tidb.abc123.clusters.tidbcloud.com:4000/test?ssl-mode=verify_identity",
+        )
+        .unwrap();
+        let e = map(server_error(), Step::Connect, &cloud);
+        assert_eq!(e.code(), Some(1045));
+        assert!(e.is_connect() && !e.is_retryable());
+        let shown = e.to_string();
+        assert!(
+            shown.contains("hint:") && shown.contains("<prefix>.root"),
+            "{shown}"
+        );
+        assert!(!shown.contains("pw"), "{shown}");
+
+        let local = Config::parse("mysql://root:pw@127.0.0.1:4000/test").unwrap();
+        let e = map(server_error(), Step::Connect, &local);
+        assert!(!e.to_string().contains("hint:"), "{e}");
+    }
+
+    #[test]
+    fn broken_connections_are_named_by_step() {
+        let config = Config::parse("mysql://u:p@127.0.0.1/x").unwrap();
+        let io =
+            || mysql_async::Error::Io(IoError::Io(io::Error::from(io::ErrorKind::UnexpectedEof)));
+        assert!(map(io(), Step::Connect, &config).is_retryable());
+        let e = map(io(), Step::Statement, &config);
+        assert!(e.is_connection_lost() && !e.is_retryable());
+        assert!(map(io(), Step::InTransaction, &config).is_lost_in_transaction());
+        assert!(map(io(), Step::Commit, &config).is_outcome_unknown());
+        let e = map(io(), Step::LargeStatement(5 << 20), &config);
+        assert!(e.to_string().contains("max_allowed_packet"), "{e}");
+    }
 }

@@ -66,6 +66,12 @@ impl DirectConnector {
     /// Connect, TLS, timeout and access-denied errors, each naming what failed.
     pub async fn connect(config: &Config) -> Result<DirectConnector> {
         warn_if_insecure(config);
+        if let Some(ca) = config.tls().ca() {
+            // Reported here as a configuration error, not as a retryable connect failure.
+            std::fs::metadata(ca).map_err(|e| {
+                Error::config(format!("ssl-ca file {} cannot be read", ca.display())).with_source(e)
+            })?;
+        }
 
         let mut adjust = opts::Adjust::default();
         let pool = loop {
@@ -109,7 +115,7 @@ impl DirectConnector {
 
     async fn conn(&self) -> Result<Conn> {
         if self.shared.closed.load(Ordering::Acquire) {
-            return Err(Error::connect("the connector was closed"));
+            return Err(Error::usage("the connector was closed"));
         }
         checkout(&self.shared.pool, self.shared.config.connect_timeout())
             .await
@@ -167,10 +173,9 @@ fn presented_dns_name(e: &mysql_async::Error) -> Option<String> {
     else {
         return None;
     };
-    presented.iter().find_map(|p| {
-        let name = p.strip_prefix("DnsName(\"")?.strip_suffix("\")")?;
-        Some(name.to_owned())
-    })
+    presented
+        .iter()
+        .find_map(|p| errors::presented_name(p).map(str::to_owned))
 }
 
 fn warn_if_insecure(config: &Config) {
@@ -222,6 +227,13 @@ async fn run_one(
     step: Step,
     config: &Config,
 ) -> Result<ResultSet> {
+    if crate::sql::has_multiple_statements(sql) {
+        return Err(Error::unsupported(
+            BACKEND,
+            "the text holds several statements and query() runs one; send them one per call \
+             or together with batch()",
+        ));
+    }
     let size = payload_size(sql, params);
     if size > config.max_allowed_packet() {
         return Err(Error::usage(format!(
@@ -268,22 +280,18 @@ async fn run_one(
     let mut sets = match outcome {
         Ok(sets) => sets,
         Err(Failure::Driver(e)) => {
-            let err = errors::map(e, step, config);
             // A server closes the connection on a packet above its max_allowed_packet; say so
             // when the statement was large enough for that to be the likely cause.
-            if step == Step::Statement && err.is_connection_lost() && size > LARGE_STATEMENT {
-                return Err(Error::connection_lost(format!(
-                    "a statement of {size} bytes, which may exceed the server's \
-                     max_allowed_packet (set max-allowed-packet in the url to the server's \
-                     value to refuse such statements before sending)"
-                ))
-                .with_source(err));
-            }
-            return Err(err);
+            let step = match step {
+                Step::Statement if size > LARGE_STATEMENT => Step::LargeStatement(size),
+                other => other,
+            };
+            return Err(errors::map(e, step, config));
         }
         Err(Failure::Decode(e)) => return Err(e),
     };
-    // TODO(#3): refuse several statements before sending, with the client-side binder's lexer.
+    // The scan above misses splits hidden by NO_BACKSLASH_ESCAPES quoting; the server's
+    // answer still shows them.
     if sets.len() > 1 {
         return Err(Error::unsupported(
             BACKEND,
@@ -422,7 +430,7 @@ impl Connector for DirectConnector {
             Backend::Direct,
             Box::new(DirectTransaction {
                 conn: Some(conn),
-                config: self.shared.config.clone(),
+                shared: self.shared.clone(),
             }),
         ))
     }
@@ -447,31 +455,34 @@ impl Connector for DirectConnector {
         if self.shared.closed.swap(true, Ordering::AcqRel) {
             return Ok(());
         }
-        self.shared
-            .pool
-            .clone()
-            .disconnect()
-            .await
-            .map_err(|e| errors::map(e, Step::Statement, &self.shared.config))
+        // The pool waits for checked-out connections (open transactions) to come back; bound
+        // that wait so close never hangs.
+        let config = &self.shared.config;
+        let disconnect = self.shared.pool.clone().disconnect();
+        match tokio::time::timeout(config.connect_timeout(), disconnect).await {
+            Ok(result) => result.map_err(|e| errors::map(e, Step::Statement, config)),
+            Err(_) => Err(Error::timeout(
+                "close (connections still checked out, e.g. open transactions)",
+                config.connect_timeout(),
+            )),
+        }
     }
 }
 
 /// An open transaction holding one pooled connection.
 struct DirectTransaction {
     conn: Option<Conn>,
-    config: Config,
+    shared: Arc<Shared>,
 }
 
 impl DirectTransaction {
-    fn conn(&mut self) -> Result<&mut Conn> {
-        self.conn.as_mut().ok_or_else(Error::lost_in_transaction)
-    }
-
     /// Runs a statement; a broken connection is dropped so it can never be reused.
     async fn run(&mut self, sql: &str, params: &[Value], step: Step) -> Result<ResultSet> {
-        let config = self.config.clone();
-        let conn = self.conn()?;
-        let result = run_one(conn, sql, params, step, &config).await;
+        let conn = self
+            .conn
+            .as_mut()
+            .ok_or_else(|| Error::lost_in_transaction().in_transaction())?;
+        let result = run_one(conn, sql, params, step, &self.shared.config).await;
         if matches!(&result, Err(e) if e.is_connection_lost()) {
             self.conn = None;
         }

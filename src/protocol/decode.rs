@@ -58,7 +58,7 @@ fn decode(col: &Column, v: WireValue) -> Result<Value> {
             }
         }
         WireValue::Time(negative, days, hours, minutes, seconds, micros) => {
-            let total = days * 24 + u32::from(hours);
+            let total = u64::from(days) * 24 + u64::from(hours);
             Value::Time(Time {
                 negative,
                 hours: u16::try_from(total).map_err(|_| out_of_range(total))?,

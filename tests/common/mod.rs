@@ -24,8 +24,6 @@ pub struct Server {
     pub ca: String,
     /// The TCP port on 127.0.0.1.
     pub port: u16,
-    /// The unix socket (root without password there).
-    pub socket: String,
 }
 
 /// The main instance: cert for localhost and 127.0.0.1, max_allowed_packet 64M, general log.
@@ -75,7 +73,6 @@ fn server(prefix: &str, name: &str, args: &[&str]) -> Server {
             url,
             ca: get("CA"),
             port: get("PORT").parse().expect("port"),
-            socket: get("SOCKET"),
         };
     }
     let dir = repo_root().join("target").join("local-tidb").join(name);
@@ -102,7 +99,6 @@ fn server(prefix: &str, name: &str, args: &[&str]) -> Server {
         url: get("URL"),
         ca: get("CA"),
         port: get("PORT").parse().expect("port"),
-        socket: get("SOCKET"),
     }
 }
 
