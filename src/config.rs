@@ -24,6 +24,7 @@ const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 const DEFAULT_POOL_SIZE: usize = 10;
 const DEFAULT_MAX_LIFETIME: Duration = Duration::from_secs(5 * 60);
 const DEFAULT_STMT_CACHE: usize = 64;
+const MAX_POOL_SIZE: usize = 10_000;
 const MAX_DURATION: Duration = Duration::from_secs(60 * 60);
 const MAX_LIFETIME: Duration = Duration::from_secs(24 * 60 * 60);
 /// TiDB's default `max_allowed_packet` (64 MiB).
@@ -707,27 +708,56 @@ impl ConfigBuilder {
         let host = self.host.clone().unwrap_or_default();
         if host.is_empty() {
             return Err(Error::config(match self.backend {
-                Backend::Direct | Backend::Relay => "the host is missing",
-                Backend::Hyperdrive => "the hyperdrive binding name is missing",
+                Backend::Direct | Backend::Relay => {
+                    "the host is missing; write mysql://user:password@host:4000/database"
+                }
+                Backend::Hyperdrive => {
+                    "the hyperdrive binding name is missing; write hyperdrive://BINDING"
+                }
             }));
         }
 
         match self.backend {
             Backend::Hyperdrive => self.check_binding_only(&host, "hyperdrive://BINDING")?,
             Backend::Relay if self.relay_transport == Some(RelayTransport::Vpc) => {
-                check_binding_name(&host)?
+                check_binding_name(&host)?;
+                if self.port.is_some() {
+                    return Err(Error::config(
+                        "relay+vpc:// names a binding, which has no port; remove `:port`",
+                    ));
+                }
             }
             _ => check_host(&host)?,
         }
 
-        if self.pool_size == 0 {
-            return Err(Error::config("pool-size must be at least 1"));
+        if !(1..=MAX_POOL_SIZE).contains(&self.pool_size) {
+            return Err(Error::config(format!(
+                "pool-size must be between 1 and {MAX_POOL_SIZE}"
+            )));
         }
         if self.pool_min > self.pool_size {
             return Err(Error::config(format!(
-                "pool-min ({}) is larger than pool-size ({})",
+                "pool-min ({}) is larger than pool-size ({}); lower pool-min or raise pool-size",
                 self.pool_min, self.pool_size
             )));
+        }
+        if let Some(name) = &self.tls_server_name {
+            let ok = !name.is_empty()
+                && name
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_' | ':'));
+            if !ok {
+                return Err(Error::config(
+                    "tls-server-name must be a host name or IP address, as on the certificate",
+                ));
+            }
+        }
+        if self
+            .ssl_ca
+            .as_ref()
+            .is_some_and(|p| p.as_os_str().is_empty())
+        {
+            return Err(Error::config("ssl-ca needs the path of a PEM file"));
         }
         if self.connect_timeout.is_zero() {
             return Err(Error::config("connect-timeout must be greater than zero"));
@@ -800,7 +830,9 @@ impl ConfigBuilder {
                 _ => DEFAULT_PORT,
             });
         if port == 0 {
-            return Err(Error::config("port 0 is not a valid port"));
+            return Err(Error::config(
+                "port 0 is not valid; use the server's port, e.g. 4000",
+            ));
         }
 
         Ok(Config {
@@ -948,17 +980,19 @@ fn contradiction(a: &str, b: &str) -> Error {
     ))
 }
 
+/// A host name or an IP address; an address with `:` must be IPv6. The host is not quoted in
+/// the error, since a malformed URL can put part of a password there.
 fn check_host(host: &str) -> Result<()> {
-    let ok = host
+    let name_ok = host
         .chars()
-        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_' | ':'));
-    if ok {
+        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_'));
+    if name_ok || host.parse::<std::net::Ipv6Addr>().is_ok() {
         Ok(())
     } else {
-        Err(Error::config(format!(
-            "host `{host}` is not a host name or IP address (percent-encode special characters \
-             in the user and password)"
-        )))
+        Err(Error::config(
+            "the host is not a host name or IP address (percent-encode special characters in \
+             the user and password, and write IPv6 addresses in brackets)",
+        ))
     }
 }
 
@@ -986,14 +1020,22 @@ fn normalize(s: &str) -> String {
 }
 
 fn decode(part: &str, what: &str) -> Result<String> {
-    percent_decode_str(part)
+    let decoded = percent_decode_str(part)
         .decode_utf8()
         .map(Cow::into_owned)
         .map_err(|_| {
             Error::config(format!(
-                "the {what} is not valid utf-8 after percent-decoding"
+                "the {what} is not valid utf-8 after percent-decoding; percent-encode its utf-8 \
+                 bytes"
             ))
-        })
+        })?;
+    // A NUL ends the string on the server side, so it would silently name something else.
+    if decoded.contains('\0') {
+        return Err(Error::config(format!(
+            "the {what} contains a NUL character (%00)"
+        )));
+    }
+    Ok(decoded)
 }
 
 fn parse_bool(key: &str, value: &str) -> Result<bool> {
@@ -1114,9 +1156,12 @@ fn parse_url(url: &str) -> Result<ConfigBuilder> {
     // the authority early: an `@` after it, before any `=`, gives that mistake away.
     let host_end = rest.find(['/', '?']).unwrap_or(rest.len());
     let tail = &rest[host_end..];
-    if tail.split('=').next().is_some_and(|t| t.contains('@')) {
+    let path_part = tail.split('?').next().unwrap_or_default();
+    let has_credentials = rest[..host_end].contains('@');
+    if path_part.contains('@') || (!has_credentials && tail.contains('@')) {
         return Err(Error::config(
-            "the user or password holds an unencoded `/` or `?`; percent-encode them (%2F, %3F)",
+            "the url has an `@` after the host; percent-encode `/`, `?` and `@` in the user, \
+             password, database and parameter values (%2F, %3F, %40)",
         ));
     }
     let host_start = rest[..host_end].rfind('@').map_or(0, |i| i + 1);
@@ -1141,9 +1186,10 @@ fn parse_url(url: &str) -> Result<ConfigBuilder> {
     };
     let path = path.strip_prefix('/').unwrap_or(path);
     if path.contains('/') {
-        return Err(Error::config(format!(
-            "the path `/{path}` has more than a database name"
-        )));
+        return Err(Error::config(
+            "the path after the host may hold only a database name; percent-encode `/` in \
+             names (%2F)",
+        ));
     }
     if !path.is_empty() {
         b.database = Some(decode(path, "database name")?);
@@ -1170,33 +1216,42 @@ fn parse_url(url: &str) -> Result<ConfigBuilder> {
 
 fn split_host_port(hostport: &str) -> Result<(String, Option<u16>)> {
     let (host, port) = if let Some(rest) = hostport.strip_prefix('[') {
-        let (h, after) = rest
-            .split_once(']')
-            .ok_or_else(|| Error::config("an IPv6 host opened with `[` is not closed by `]`"))?;
-        let port =
-            match after {
-                "" => None,
-                p => Some(p.strip_prefix(':').ok_or_else(|| {
-                    Error::config(format!("unexpected `{p}` after the IPv6 host"))
-                })?),
-            };
+        let (h, after) = rest.split_once(']').ok_or_else(|| {
+            Error::config("an IPv6 host opened with `[` is not closed by `]`; write [::1]:4000")
+        })?;
+        let port = match after {
+            "" => None,
+            p => Some(p.strip_prefix(':').ok_or_else(|| {
+                Error::config("only `:port` may follow a bracketed IPv6 host, as in [::1]:4000")
+            })?),
+        };
         (h.to_owned(), port)
     } else {
-        match hostport.rsplit_once(':') {
+        if hostport.matches(':').count() > 1 {
+            return Err(Error::config(
+                "an IPv6 host needs brackets, as in mysql://user:password@[::1]:4000/db",
+            ));
+        }
+        match hostport.split_once(':') {
             Some((h, p)) => (decode(h, "host")?, Some(p)),
             None => (decode(hostport, "host")?, None),
         }
     };
     let port = match port {
-        None | Some("") => None,
-        Some(p) => Some(p.parse::<u16>().map_err(|_| {
-            Error::config(
-                "the port is not a number between 1 and 65535 (if the url has a password, \
-                 check that it is followed by @host)",
-            )
-        })?),
+        None => None,
+        Some(p) if !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()) => {
+            Some(p.parse::<u16>().map_err(|_| bad_port())?)
+        }
+        Some(_) => return Err(bad_port()),
     };
     Ok((host, port))
+}
+
+fn bad_port() -> Error {
+    Error::config(
+        "the port is not a number between 1 and 65535 (if the url has a password, check that \
+         it is followed by @host)",
+    )
 }
 
 fn apply_param(b: &mut ConfigBuilder, key: &str, norm: &str, value: &str) -> Result<()> {
@@ -1444,6 +1499,38 @@ mod tests {
         let c = parse("mysql://u:p@[::1]:4000/db");
         assert_eq!(c.host(), "::1");
         assert_eq!(c.port(), 4000);
+        for bad in [
+            "mysql://u:p@::1/db",
+            "mysql://u:p@fe80::1/db",
+            "mysql://u:p@2001:db8::10/db",
+            "mysql://u:p@[x.tidbcloud.com:]/db",
+            "mysql://u:p@h%3A99/db",
+            "mysql://u:p@h:+4000/db",
+        ] {
+            parse_err(bad);
+        }
+    }
+
+    #[test]
+    fn malformed_credentials_never_leak_into_errors_or_fields() {
+        let secret = "k9Qz7Wm2Xr";
+        for url in [
+            format!("mysql://admin:/{secret}=@db.internal:4000"),
+            format!("mysql://admin:4711/{secret}=@db.internal:4000/app"),
+            format!("mysql://admin:?{secret}=@db.internal:4000/app"),
+            format!("mysql://u:p@x/{secret}=@db.internal/app"),
+            format!("mysql://u:{secret}/x@db.internal/app"),
+        ] {
+            let e = parse_err(&url);
+            assert!(!e.contains(secret), "{url}: {e}");
+            assert!(e.contains("percent-encode"), "{url}: {e}");
+        }
+    }
+
+    #[test]
+    fn nul_characters_are_refused() {
+        assert!(parse_err("mysql://root%00x:p@h/db").contains("NUL"));
+        assert!(parse_err("mysql://root:p@h/mysql%00x").contains("NUL"));
     }
 
     #[test]
@@ -1662,11 +1749,16 @@ mod tests {
         assert!(parse_err("mysql://u:p@h:notaport/db").contains("port"));
         assert!(parse_err("mysql://u:p@h/db?connect-timeout=soon").contains("duration"));
         assert!(parse_err("mysql://u:p@h/db?connect-timeout=0").contains("greater than zero"));
-        assert!(parse_err("mysql://u:p@h/db?pool-size=0").contains("at least 1"));
+        assert!(parse_err("mysql://u:p@h/db?pool-size=0").contains("between 1 and"));
+        assert!(parse_err("mysql://u:p@h/db?pool-size=100000000000").contains("between 1 and"));
+        assert!(parse_err("mysql://u:p@h/db?tls-server-name=").contains("tls-server-name"));
+        assert!(parse_err("mysql://u:p@h/db?tls-server-name=a%20b").contains("tls-server-name"));
+        assert!(parse_err("mysql://u:p@h/db?ssl-ca=").contains("ssl-ca needs"));
+        assert!(parse_err("relay+vpc://u:p@B:99/db").contains("no port"));
         assert!(parse_err("mysql://u:p@h/db?pool-min=5&pool-size=2").contains("larger"));
         assert!(parse_err("mysql://u:p@h/db?time-zone='x").contains("time zone"));
         assert!(parse_err("mysql://u:p@h/db?sql-mode=A';DROP").contains("sql-mode"));
-        assert!(parse_err("mysql://u:p@h/a/b").contains("more than a database"));
+        assert!(parse_err("mysql://u:p@h/a/b").contains("only a database name"));
         assert!(parse_err("mysql://u:p@/db").contains("host is missing"));
         assert!(parse_err("mysql://u:p@h/db?ssl").contains("needs a value"));
         assert!(
