@@ -57,10 +57,13 @@ pub(crate) struct ValueDeserializer<'a>(pub(crate) &'a Value);
 
 impl ValueDeserializer<'_> {
     fn invalid(&self, expected: &str) -> DeError {
-        de::Error::custom(format!(
-            "a {} value cannot become {expected}",
-            self.0.kind_name()
-        ))
+        let kind = self.0.kind_name();
+        let article = if kind.starts_with(['a', 'e', 'i', 'o', 'u']) {
+            "an"
+        } else {
+            "a"
+        };
+        de::Error::custom(format!("{article} {kind} value cannot become {expected}"))
     }
 
     fn text(&self) -> Option<std::borrow::Cow<'_, str>> {
@@ -512,7 +515,7 @@ macro_rules! serde_as_text {
                         f.write_str($what)
                     }
                     fn visit_str<E: de::Error>(self, v: &str) -> Result<$t, E> {
-                        v.parse().map_err(|e: Error| E::custom(e.to_string()))
+                        v.parse().map_err(|e: Error| E::custom(e.detail()))
                     }
                 }
                 d.deserialize_str(TextVisitor)

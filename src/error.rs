@@ -229,6 +229,14 @@ impl Error {
         self
     }
 
+    /// The message without the category prefix, for embedding in another message.
+    pub(crate) fn detail(&self) -> String {
+        match &self.inner.kind {
+            Kind::Decode { message, .. } => message.to_string(),
+            _ => self.to_string(),
+        }
+    }
+
     /// Gives the column name to a decode error that lacks one.
     pub(crate) fn in_column(mut self, name: &str) -> Self {
         if let Kind::Decode { column, .. } = &mut self.inner.kind {
@@ -453,10 +461,12 @@ impl StdError for Error {
 }
 
 fn fmt_duration(d: Duration) -> String {
-    if d.subsec_millis() == 0 {
+    if d >= Duration::from_secs(1) && d.subsec_millis() == 0 {
         format!("{}s", d.as_secs())
-    } else {
+    } else if d >= Duration::from_millis(1) {
         format!("{}ms", d.as_millis())
+    } else {
+        format!("{}µs", d.as_micros())
     }
 }
 

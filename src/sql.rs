@@ -1,48 +1,64 @@
 //! A small SQL scanner: just enough lexing to tell code from string literals, quoted
 //! identifiers and comments.
 
+/// What the scanner sees: a byte of SQL code, or a whole quoted literal or identifier.
+/// Comments are skipped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Token {
+    Code(u8),
+    Quoted,
+}
+
+/// Walks `sql` as MySQL reads it by default: a backslash escapes the next character in
+/// strings, a doubled quote is a quote, `-- `, `#` and `/* */` are comments.
+fn tokens(sql: &str) -> impl Iterator<Item = Token> + '_ {
+    let bytes = sql.as_bytes();
+    let mut i = 0;
+    std::iter::from_fn(move || {
+        loop {
+            let b = *bytes.get(i)?;
+            match b {
+                b'\'' | b'"' | b'`' => {
+                    i = skip_quoted(bytes, i);
+                    return Some(Token::Quoted);
+                }
+                b'-' if bytes.get(i + 1) == Some(&b'-')
+                    && bytes.get(i + 2).is_none_or(|c| c.is_ascii_whitespace()) =>
+                {
+                    i = skip_line(bytes, i);
+                }
+                b'#' => i = skip_line(bytes, i),
+                b'/' if bytes.get(i + 1) == Some(&b'*') => i = skip_block_comment(bytes, i),
+                _ => {
+                    i += 1;
+                    return Some(Token::Code(b));
+                }
+            }
+        }
+    })
+}
+
 /// Whether `sql` holds more than one statement: a `;` in code followed by anything but
 /// whitespace, comments or further `;`.
 ///
-/// Quotes are read as MySQL does by default (a backslash escapes the next character, a doubled
-/// quote is a quote). Under `NO_BACKSLASH_ESCAPES` a string ending in a backslash can hide a
-/// split from this scan; callers keep a second check on what the server reports.
+/// Under `NO_BACKSLASH_ESCAPES` a string ending in a backslash can hide a split from this
+/// scan; callers keep a second check on what the server reports.
 pub(crate) fn has_multiple_statements(sql: &str) -> bool {
-    let bytes = sql.as_bytes();
-    let mut i = 0;
     let mut ended = false;
-    while i < bytes.len() {
-        let b = bytes[i];
-        match b {
-            b'\'' | b'"' | b'`' => {
-                if ended {
-                    return true;
-                }
-                i = skip_quoted(bytes, i);
-                continue;
-            }
-            b'-' if bytes.get(i + 1) == Some(&b'-')
-                && bytes.get(i + 2).is_none_or(|c| c.is_ascii_whitespace()) =>
-            {
-                i = skip_line(bytes, i);
-                continue;
-            }
-            b'#' => {
-                i = skip_line(bytes, i);
-                continue;
-            }
-            b'/' if bytes.get(i + 1) == Some(&b'*') => {
-                i = skip_block_comment(bytes, i);
-                continue;
-            }
-            b';' => ended = true,
-            c if c.is_ascii_whitespace() => {}
+    for token in tokens(sql) {
+        match token {
+            Token::Code(b';') => ended = true,
+            Token::Code(c) if c.is_ascii_whitespace() => {}
             _ if ended => return true,
             _ => {}
         }
-        i += 1;
     }
     false
+}
+
+/// The number of `?` placeholders in code (not in literals, identifiers or comments).
+pub(crate) fn placeholder_count(sql: &str) -> usize {
+    tokens(sql).filter(|t| *t == Token::Code(b'?')).count()
 }
 
 /// Returns the index just past the quoted text starting at `start`.
@@ -121,9 +137,21 @@ mod tests {
     }
 
     #[test]
+    fn placeholders_are_counted_in_code_only() {
+        use super::placeholder_count as count;
+        assert_eq!(count("SELECT ?, ?"), 2);
+        assert_eq!(count("SELECT '?', \"?\", `?` -- ?\n, ? /* ? */ # ?"), 1);
+        assert_eq!(count("SELECT 'it''s ?', ?"), 1);
+        assert_eq!(count(""), 0);
+    }
+
+    #[test]
     fn never_panics_on_odd_input() {
-        for sql in ["'", "\\", "/*", "--", "`", "'\\", ";;;", "é;é", "/**/;x"] {
+        for sql in [
+            "'", "\\", "/*", "--", "`", "'\\", ";;;", "é;é", "/**/;x", "#", "-",
+        ] {
             let _ = multi(sql);
+            let _ = super::placeholder_count(sql);
         }
     }
 }

@@ -251,6 +251,15 @@ impl Date {
         Ok(Date { year, month, day })
     }
 
+    /// Checks that every field is within MySQL's range (zero parts allowed).
+    ///
+    /// # Errors
+    ///
+    /// A decode error naming the value.
+    pub fn check(&self) -> Result<()> {
+        Date::new(self.year, self.month, self.day).map(drop)
+    }
+
     /// `0000-00-00`.
     pub fn is_zero(&self) -> bool {
         self.year == 0 && self.month == 0 && self.day == 0
@@ -314,6 +323,20 @@ pub struct Time {
     pub seconds: u8,
     /// Microseconds, 0–999999.
     pub micros: u32,
+}
+
+impl Time {
+    /// Checks that every field is within MySQL's range (±838:59:59.999999).
+    ///
+    /// # Errors
+    ///
+    /// A decode error naming the value.
+    pub fn check(&self) -> Result<()> {
+        if self.hours > 838 || self.minutes > 59 || self.seconds > 59 || self.micros > 999_999 {
+            return Err(Error::decode(None, format!("{self:?} is not a valid time")));
+        }
+        Ok(())
+    }
 }
 
 impl fmt::Display for Time {
@@ -381,6 +404,22 @@ pub struct DateTime {
 }
 
 impl DateTime {
+    /// Checks that every field is within MySQL's range (zero dates allowed).
+    ///
+    /// # Errors
+    ///
+    /// A decode error naming the value.
+    pub fn check(&self) -> Result<()> {
+        self.date.check()?;
+        if self.hour > 23 || self.minute > 59 || self.second > 59 || self.micros > 999_999 {
+            return Err(Error::decode(
+                None,
+                format!("{self:?} is not a valid datetime"),
+            ));
+        }
+        Ok(())
+    }
+
     /// `0000-00-00 00:00:00`.
     pub fn is_zero(&self) -> bool {
         *self == DateTime::default()

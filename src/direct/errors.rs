@@ -108,8 +108,11 @@ fn io_error(io: io::Error, step: Step, config: &Config) -> Error {
             | io::ErrorKind::ConnectionReset
             | io::ErrorKind::ConnectionAborted
             | io::ErrorKind::BrokenPipe,
-        ) => Error::connect(format!("connection closed during handshake with {target}"))
-            .with_source(io),
+        ) => Error::connect(format!(
+            "connection closed during handshake with {target}; check that it is a MySQL or \
+             TiDB port that accepts this client"
+        ))
+        .with_source(io),
         (Step::Connect, _) => Error::connect(format!("cannot connect to {target}")).with_source(io),
         (step, _) => lost(step).with_source(io),
     }

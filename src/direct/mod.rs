@@ -67,10 +67,7 @@ impl DirectConnector {
     pub async fn connect(config: &Config) -> Result<DirectConnector> {
         warn_if_insecure(config);
         if let Some(ca) = config.tls().ca() {
-            // Reported here as a configuration error, not as a retryable connect failure.
-            std::fs::metadata(ca).map_err(|e| {
-                Error::config(format!("ssl-ca file {} cannot be read", ca.display())).with_source(e)
-            })?;
+            check_ca_file(ca)?;
         }
 
         let mut adjust = opts::Adjust::default();
@@ -115,7 +112,9 @@ impl DirectConnector {
 
     async fn conn(&self) -> Result<Conn> {
         if self.shared.closed.load(Ordering::Acquire) {
-            return Err(Error::usage("the connector was closed"));
+            return Err(Error::usage(
+                "the connector was closed; call connect() again for a new one",
+            ));
         }
         checkout(&self.shared.pool, self.shared.config.connect_timeout())
             .await
@@ -178,6 +177,22 @@ fn presented_dns_name(e: &mysql_async::Error) -> Option<String> {
         .find_map(|p| errors::presented_name(p).map(str::to_owned))
 }
 
+/// Reports an unusable `ssl-ca` as a configuration error here, rather than as a retryable
+/// connect failure or a certificate error that blames the server.
+fn check_ca_file(ca: &std::path::Path) -> Result<()> {
+    let pem = std::fs::read(ca).map_err(|e| {
+        Error::config(format!("ssl-ca file {} cannot be read", ca.display())).with_source(e)
+    })?;
+    let marker = b"-----BEGIN CERTIFICATE-----";
+    if !pem.windows(marker.len()).any(|w| w == marker) {
+        return Err(Error::config(format!(
+            "ssl-ca file {} holds no PEM certificate (-----BEGIN CERTIFICATE-----)",
+            ca.display()
+        )));
+    }
+    Ok(())
+}
+
 fn warn_if_insecure(config: &Config) {
     let tls = config.tls();
     if tls.mode() == SslMode::Disabled {
@@ -209,13 +224,73 @@ fn checkout_error(e: CheckoutError, config: &Config) -> Error {
         CheckoutError::Timeout => Error::timeout(
             format!(
                 "connect to {}:{} (tcp, tls and mysql handshake, or waiting for a free pooled \
-                 connection)",
+                 connection); raise connect-timeout for a slow network, or pool-size when all \
+                 connections are busy",
                 config.host(),
                 config.port()
             ),
             config.connect_timeout(),
         ),
         CheckoutError::Driver(e) => errors::map(e, Step::Connect, config),
+    }
+}
+
+/// The most parameters one prepared statement takes (the protocol's 16-bit count).
+const MAX_PARAMS: usize = u16::MAX as usize;
+
+/// Refuses, before anything is sent, what the server would reject or misread; returns the
+/// parameters in wire form.
+fn check_statement(
+    sql: &str,
+    params: &[Value],
+    config: &Config,
+) -> Result<Vec<mysql_async::Value>> {
+    if crate::sql::has_multiple_statements(sql) {
+        return Err(Error::unsupported(
+            BACKEND,
+            "the text holds several statements and query() runs one; send them one per call \
+             or together with batch()",
+        ));
+    }
+    let placeholders = crate::sql::placeholder_count(sql);
+    if placeholders != params.len() {
+        return Err(Error::usage(format!(
+            "the statement has {} but {} {} given",
+            plural(placeholders, "placeholder"),
+            plural(params.len(), "parameter"),
+            if params.len() == 1 { "was" } else { "were" }
+        )));
+    }
+    if params.len() > MAX_PARAMS {
+        return Err(Error::usage(format!(
+            "a statement takes at most {MAX_PARAMS} parameters; split it"
+        )));
+    }
+    let size = payload_size(sql, params);
+    if size > config.max_allowed_packet() {
+        return Err(Error::usage(format!(
+            "the statement carries {size} bytes, more than max-allowed-packet ({} bytes); send \
+             smaller values, or raise max-allowed-packet in the url to the server's \
+             max_allowed_packet",
+            config.max_allowed_packet()
+        )));
+    }
+    params
+        .iter()
+        .enumerate()
+        .map(|(i, v)| {
+            decode::param(v)
+                .map_err(|e| Error::usage(format!("parameter {}: {}", i + 1, e.detail())))
+        })
+        .collect()
+}
+
+/// `1 placeholder`, `2 placeholders`.
+fn plural(n: usize, noun: &str) -> String {
+    if n == 1 {
+        format!("1 {noun}")
+    } else {
+        format!("{n} {noun}s")
     }
 }
 
@@ -227,22 +302,8 @@ async fn run_one(
     step: Step,
     config: &Config,
 ) -> Result<ResultSet> {
-    if crate::sql::has_multiple_statements(sql) {
-        return Err(Error::unsupported(
-            BACKEND,
-            "the text holds several statements and query() runs one; send them one per call \
-             or together with batch()",
-        ));
-    }
+    let wire = check_statement(sql, params, config)?;
     let size = payload_size(sql, params);
-    if size > config.max_allowed_packet() {
-        return Err(Error::usage(format!(
-            "the statement carries {size} bytes, more than max-allowed-packet ({} bytes); send \
-             smaller values, or raise max-allowed-packet in the url to the server's \
-             max_allowed_packet",
-            config.max_allowed_packet()
-        )));
-    }
 
     let started = Instant::now();
     tracing::debug!(
@@ -252,13 +313,12 @@ async fn run_one(
         "statement"
     );
 
-    let outcome = if params.is_empty() {
+    let outcome = if wire.is_empty() {
         match conn.query_iter(sql).await {
             Ok(result) => collect(result).await,
             Err(e) => Err(Failure::Driver(e)),
         }
     } else {
-        let wire: Vec<_> = params.iter().map(decode::param).collect();
         match conn.exec_iter(sql, Params::Positional(wire)).await {
             Ok(result) => collect(result).await,
             Err(e) => Err(Failure::Driver(e)),
@@ -399,7 +459,16 @@ impl Connector for DirectConnector {
 
         let mut results = Vec::with_capacity(statements.len());
         for (index, st) in statements.iter().enumerate() {
-            match run_one(&mut conn, &st.sql, &st.params, Step::InTransaction, config).await {
+            let outcome = run_one(&mut conn, &st.sql, &st.params, Step::InTransaction, config)
+                .await
+                .and_then(|rs| {
+                    if still_in_transaction(&conn) {
+                        Ok(rs)
+                    } else {
+                        Err(ended_by_statement())
+                    }
+                });
+            match outcome {
                 Ok(rs) => results.push(rs),
                 Err(e) => {
                     if !e.is_connection_lost() {
@@ -431,6 +500,7 @@ impl Connector for DirectConnector {
             Box::new(DirectTransaction {
                 conn: Some(conn),
                 shared: self.shared.clone(),
+                ended: None,
             }),
         ))
     }
@@ -473,18 +543,80 @@ impl Connector for DirectConnector {
 struct DirectTransaction {
     conn: Option<Conn>,
     shared: Arc<Shared>,
+    /// Set once the server no longer runs this transaction, so that later statements are
+    /// refused instead of silently committing one by one.
+    ended: Option<Ended>,
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Ended {
+    /// The server rolled the transaction back after this error (deadlock, write conflict).
+    RolledBack(u16),
+    /// A statement inside it (COMMIT, ROLLBACK, DDL) ended it.
+    ByStatement,
+}
+
+/// Server errors after which MySQL, MariaDB and TiDB have rolled the whole transaction back.
+const ROLLED_BACK: [u16; 3] = [
+    crate::codes::DEADLOCK,
+    crate::codes::TIDB_WRITE_CONFLICT,
+    crate::codes::TIDB_WRITE_CONFLICT_FOR_UPDATE,
+];
+
+/// Whether the server still reports an open transaction after the last statement (true when
+/// it did not say).
+fn still_in_transaction(conn: &Conn) -> bool {
+    conn.last_ok_packet().is_none_or(|ok| {
+        ok.status_flags()
+            .contains(mysql_common::constants::StatusFlags::SERVER_STATUS_IN_TRANS)
+    })
+}
+
+fn ended_by_statement() -> Error {
+    Error::usage(
+        "a statement ended the transaction on the server (COMMIT, ROLLBACK and DDL do), so the \
+         statements before it are committed or rolled back and later ones would run on their \
+         own; end transactions with commit() or rollback() and run DDL outside them",
+    )
+    .in_transaction()
+}
+
+impl Ended {
+    fn error(self) -> Error {
+        match self {
+            Ended::RolledBack(code) => Error::usage(format!(
+                "the server rolled this transaction back after error {code}; begin a new one \
+                 and run it again"
+            ))
+            .in_transaction(),
+            Ended::ByStatement => ended_by_statement(),
+        }
+    }
 }
 
 impl DirectTransaction {
-    /// Runs a statement; a broken connection is dropped so it can never be reused.
+    /// Runs a statement; a broken connection is dropped so it can never be reused, and a
+    /// transaction the server has ended accepts no more statements.
     async fn run(&mut self, sql: &str, params: &[Value], step: Step) -> Result<ResultSet> {
+        if let Some(ended) = self.ended {
+            return Err(ended.error());
+        }
         let conn = self
             .conn
             .as_mut()
             .ok_or_else(|| Error::lost_in_transaction().in_transaction())?;
         let result = run_one(conn, sql, params, step, &self.shared.config).await;
-        if matches!(&result, Err(e) if e.is_connection_lost()) {
-            self.conn = None;
+        match &result {
+            Err(e) if e.is_connection_lost() => self.conn = None,
+            Err(e) => {
+                if let Some(code) = e.code().filter(|c| ROLLED_BACK.contains(c)) {
+                    self.ended = Some(Ended::RolledBack(code));
+                }
+            }
+            Ok(_) if step == Step::InTransaction && !still_in_transaction(conn) => {
+                self.ended = Some(Ended::ByStatement);
+            }
+            Ok(_) => {}
         }
         result
     }
@@ -501,9 +633,14 @@ impl TransactionBackend for DirectTransaction {
     }
 
     async fn rollback(&mut self) -> Result<()> {
-        self.run("ROLLBACK", &[], Step::InTransaction)
-            .await
-            .map(drop)
+        match self.ended {
+            // Nothing is left to roll back, as the caller wanted.
+            Some(Ended::RolledBack(_)) => Ok(()),
+            _ => self
+                .run("ROLLBACK", &[], Step::InTransaction)
+                .await
+                .map(drop),
+        }
     }
 
     fn abandon(&mut self) {

@@ -131,9 +131,16 @@ fn not_a(what: &str, s: &str) -> Error {
     Error::decode(None, format!("`{s}` is not {what}"))
 }
 
-/// Converts a parameter to the form the binary protocol sends.
-pub(crate) fn param(v: &Value) -> WireValue {
+/// Converts a parameter to the form the binary protocol sends. Dates and times out of range
+/// are refused: servers would store them as zero or clamp them.
+pub(crate) fn param(v: &Value) -> Result<WireValue> {
     match v {
+        Value::Date(d) => d.check()?,
+        Value::DateTime(dt) => dt.check()?,
+        Value::Time(t) => t.check()?,
+        _ => {}
+    }
+    Ok(match v {
         Value::Null => WireValue::NULL,
         Value::Int(i) => WireValue::Int(*i),
         Value::UInt(u) | Value::Bit(u) => WireValue::UInt(*u),
@@ -161,7 +168,7 @@ pub(crate) fn param(v: &Value) -> WireValue {
             t.seconds,
             t.micros,
         ),
-    }
+    })
 }
 
 #[cfg(test)]
@@ -249,6 +256,37 @@ mod tests {
     }
 
     #[test]
+    fn out_of_range_temporal_params_are_refused() {
+        let bad = [
+            Value::Time(Time {
+                hours: 900,
+                ..Time::default()
+            }),
+            Value::Time(Time {
+                minutes: 75,
+                ..Time::default()
+            }),
+            Value::Date(Date {
+                year: 2024,
+                month: 13,
+                day: 1,
+            }),
+            Value::Date(Date {
+                year: 10000,
+                month: 1,
+                day: 1,
+            }),
+            Value::DateTime(DateTime {
+                hour: 25,
+                ..DateTime::default()
+            }),
+        ];
+        for v in bad {
+            assert!(param(&v).is_err(), "{v:?}");
+        }
+    }
+
+    #[test]
     fn params_round_trip_through_decode() {
         let samples = [
             (
@@ -265,7 +303,7 @@ mod tests {
             (ColumnType::Date, Value::Date(Date::default())),
         ];
         for (ty, v) in samples {
-            assert_eq!(value(&col(ty, 0, 63), param(&v)).unwrap(), v);
+            assert_eq!(value(&col(ty, 0, 63), param(&v).unwrap()).unwrap(), v);
         }
     }
 }

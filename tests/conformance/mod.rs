@@ -92,6 +92,8 @@ macro_rules! conformance_tests {
             batch_is_atomic,
             transactions_commit_and_roll_back,
             dropped_transaction_rolls_back,
+            statements_that_end_a_transaction_are_caught,
+            deadlock_victim_accepts_no_more_statements,
             isolation_levels,
             server_errors_keep_errno_and_sqlstate,
             multi_statement_text_is_reported,
@@ -413,7 +415,7 @@ pub async fn parameters_of_every_kind(t: &Target) {
         .unwrap();
     assert_eq!(rs.rows[0].try_get::<String, _>(0).unwrap(), hostile);
 
-    // Wrong parameter count: a clear error, nothing run.
+    // Wrong parameter counts: a clear error, nothing sent.
     let e = db
         .query(
             &format!("SELECT * FROM {table} WHERE id = ? AND s = ?"),
@@ -421,7 +423,26 @@ pub async fn parameters_of_every_kind(t: &Target) {
         )
         .await
         .unwrap_err();
-    assert!(e.to_string().contains("parameters"), "{e}");
+    assert!(
+        e.to_string()
+            .contains("2 placeholders but 1 parameter was given"),
+        "{e}"
+    );
+    let e = db.query("SELECT ?", &[]).await.unwrap_err();
+    assert!(
+        e.to_string().contains("1 placeholder but 0 parameters"),
+        "{e}"
+    );
+    // A `?` inside a literal is not a placeholder.
+    let rs = db.query("SELECT '?' AS q", &[]).await.unwrap();
+    assert_eq!(rs.rows[0].try_get::<String, _>(0).unwrap(), "?");
+    // Dates and times out of range are refused, not stored as zero.
+    let bad_time = Value::Time(Time {
+        hours: 900,
+        ..Time::default()
+    });
+    let e = db.query("SELECT ?", &[bad_time]).await.unwrap_err();
+    assert!(e.to_string().contains("parameter 1"), "{e}");
 }
 
 pub async fn execute_reports_changes(t: &Target) {
@@ -590,6 +611,115 @@ pub async fn dropped_transaction_rolls_back(t: &Target) {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     assert!(released, "the dropped transaction was not rolled back");
+}
+
+pub async fn statements_that_end_a_transaction_are_caught(t: &Target) {
+    let db = t.connect("").await;
+    let table = t.table("txend");
+    recreate(&db, &table, "id INT PRIMARY KEY").await;
+
+    // A COMMIT inside the transaction ends it on the server; later statements must not run
+    // on their own, and neither commit() nor rollback() may pretend otherwise.
+    let mut tx = db.begin(TxOptions::default()).await.unwrap();
+    tx.execute(&format!("INSERT INTO {table} VALUES (1)"), &[])
+        .await
+        .unwrap();
+    tx.execute("COMMIT", &[]).await.unwrap();
+    let e = tx
+        .execute(&format!("INSERT INTO {table} VALUES (2)"), &[])
+        .await
+        .unwrap_err();
+    assert!(e.to_string().contains("ended the transaction"), "{e}");
+    assert!(!e.is_retryable());
+    let e = tx.rollback().await.unwrap_err();
+    assert!(e.to_string().contains("ended the transaction"), "{e}");
+    let ids: Vec<(i32,)> = db
+        .query(&format!("SELECT id FROM {table} ORDER BY id"), &[])
+        .await
+        .unwrap()
+        .decode()
+        .unwrap();
+    assert_eq!(
+        ids,
+        vec![(1,)],
+        "row 1 was committed by the COMMIT, row 2 never ran"
+    );
+
+    // The same inside a batch: the batch stops and says so.
+    let e = db
+        .batch(&[
+            Statement::new(format!("INSERT INTO {table} VALUES (10)"), vec![]),
+            Statement::from("COMMIT"),
+            Statement::new(format!("INSERT INTO {table} VALUES (11)"), vec![]),
+        ])
+        .await
+        .unwrap_err();
+    assert_eq!(e.batch_index(), Some(1), "{e}");
+    assert_eq!(
+        count(
+            &db,
+            &format!("SELECT COUNT(*) FROM {table} WHERE id = 11"),
+            &[]
+        )
+        .await,
+        0
+    );
+}
+
+pub async fn deadlock_victim_accepts_no_more_statements(t: &Target) {
+    let db = t.connect("pool-size=4").await;
+    let table = t.table("deadlock");
+    recreate(&db, &table, "id INT PRIMARY KEY, v INT").await;
+    db.execute(&format!("INSERT INTO {table} VALUES (1, 0), (2, 0)"), &[])
+        .await
+        .unwrap();
+
+    let update = format!("UPDATE {table} SET v = v + 1 WHERE id = ?");
+    let mut a = db.begin(TxOptions::default()).await.unwrap();
+    let mut b = db.begin(TxOptions::default()).await.unwrap();
+    a.execute(&update, &params![1]).await.unwrap();
+    b.execute(&update, &params![2]).await.unwrap();
+
+    // a waits for row 2 while b asks for row 1: the server picks one victim.
+    let sql = update.clone();
+    let waiting = tokio::spawn(async move {
+        let r = a.execute(&sql, &params![2]).await;
+        (a, r)
+    });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let rb = b.execute(&update, &params![1]).await;
+    let (a, ra) = waiting.await.unwrap();
+
+    let (mut victim, err, mut other) = match (ra, rb) {
+        (Err(e), Ok(_)) => (a, e, b),
+        (Ok(_), Err(e)) => (b, e, a),
+        (ra, rb) => panic!("expected one deadlock victim: {ra:?} / {rb:?}"),
+    };
+    assert_eq!(err.code(), Some(1213), "{err}");
+    assert!(err.is_write_conflict() && !err.is_retryable(), "{err}");
+
+    // The victim's transaction is gone: a further statement would autocommit, so it is
+    // refused; rollback() succeeds because nothing is left to undo.
+    let e = victim
+        .execute(&format!("INSERT INTO {table} VALUES (100, 100)"), &[])
+        .await
+        .unwrap_err();
+    assert!(
+        e.to_string().contains("rolled this transaction back"),
+        "{e}"
+    );
+    victim.rollback().await.unwrap();
+    other.execute("SELECT 1", &[]).await.unwrap();
+    other.commit().await.unwrap();
+    assert_eq!(
+        count(
+            &db,
+            &format!("SELECT COUNT(*) FROM {table} WHERE id = 100"),
+            &[]
+        )
+        .await,
+        0
+    );
 }
 
 pub async fn isolation_levels(t: &Target) {
