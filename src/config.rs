@@ -1303,40 +1303,23 @@ fn apply_param(b: &mut ConfigBuilder, key: &str, norm: &str, value: &str) -> Res
             };
             b.push_tls(spelling, TlsWant::Mode(mode));
         }
-        // Node drivers: sslrejectunauthorized=true|false.
-        "sslrejectunauthorized" | "rejectunauthorized" => {
-            let mode = if parse_bool(key, value)? {
-                SslMode::VerifyIdentity
-            } else {
-                SslMode::Required
+        // Boolean switches of other drivers, each with the modes its true and false mean.
+        "sslrejectunauthorized"
+        | "rejectunauthorized"
+        | "verifyca"
+        | "verifyidentity"
+        | "verifyservercertificate" => {
+            let (on, off) = match norm {
+                // mysql_async: verify_ca=false accepts any certificate.
+                "verifyca" => (SslMode::VerifyCa, SslMode::Required),
+                // mysql_async: verify_identity=false skips the name check.
+                "verifyidentity" => (SslMode::VerifyIdentity, SslMode::VerifyCa),
+                // JDBC: verifyServerCertificate checks the chain but not the name.
+                "verifyservercertificate" => (SslMode::VerifyCa, SslMode::Required),
+                // Node drivers: sslrejectunauthorized.
+                _ => (SslMode::VerifyIdentity, SslMode::Required),
             };
-            b.push_tls(spelling, TlsWant::Mode(mode));
-        }
-        // mysql_async: verify_ca=false accepts any certificate, verify_identity=false skips
-        // the name check.
-        "verifyca" => {
-            let mode = if parse_bool(key, value)? {
-                SslMode::VerifyCa
-            } else {
-                SslMode::Required
-            };
-            b.push_tls(spelling, TlsWant::Mode(mode));
-        }
-        "verifyidentity" => {
-            let mode = if parse_bool(key, value)? {
-                SslMode::VerifyIdentity
-            } else {
-                SslMode::VerifyCa
-            };
-            b.push_tls(spelling, TlsWant::Mode(mode));
-        }
-        // JDBC: verifyServerCertificate checks the chain but not the name.
-        "verifyservercertificate" => {
-            let mode = if parse_bool(key, value)? {
-                SslMode::VerifyCa
-            } else {
-                SslMode::Required
-            };
+            let mode = if parse_bool(key, value)? { on } else { off };
             b.push_tls(spelling, TlsWant::Mode(mode));
         }
         "sslca" | "sslrootcert" | "tlsca" => b.ssl_ca = Some(PathBuf::from(value)),
