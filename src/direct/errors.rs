@@ -113,7 +113,11 @@ fn io_error(io: io::Error, step: Step, config: &Config) -> Error {
              TiDB port that accepts this client"
         ))
         .with_source(io),
-        (Step::Connect, _) => Error::connect(format!("cannot connect to {target}")).with_source(io),
+        (Step::Connect, _) => Error::connect(format!(
+            "cannot connect to {target}; check the host, the port and that the server is \
+             reachable"
+        ))
+        .with_source(io),
         (step, _) => lost(step).with_source(io),
     }
 }
