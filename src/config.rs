@@ -449,7 +449,11 @@ impl fmt::Display for Config {
             return f.write_str(&self.host);
         }
         if !self.user.is_empty() {
-            f.write_str(&self.user)?;
+            write!(
+                f,
+                "{}",
+                percent_encoding::utf8_percent_encode(&self.user, USERINFO)
+            )?;
             if !self.password.is_empty() {
                 f.write_str(":***")?;
             }
@@ -479,6 +483,16 @@ impl fmt::Display for Config {
     }
 }
 
+/// Characters percent-encoded when a user name is shown in a URL.
+const USERINFO: &percent_encoding::AsciiSet = &percent_encoding::CONTROLS
+    .add(b' ')
+    .add(b'%')
+    .add(b':')
+    .add(b'@')
+    .add(b'/')
+    .add(b'?')
+    .add(b'#');
+
 /// Whether a host name belongs to TiDB Cloud, where verified TLS is mandatory.
 pub fn is_tidb_cloud_host(host: &str) -> bool {
     let host = host.trim_end_matches('.').to_ascii_lowercase();
@@ -496,8 +510,11 @@ struct TlsRequest {
 enum TlsWant {
     /// A full mode (`ssl-mode=`, `sslaccept=`, …).
     Mode(SslMode),
-    /// "TLS on" without saying how strictly (`ssl=true`, `tls=true`, `require_ssl=true`).
-    On,
+    /// At least this strict: "TLS on" switches (`ssl=true`, `tls=true`) and verification
+    /// switches set to true (`ssl_verify_cert=true`). They never weaken the default.
+    AtLeast(SslMode),
+    /// At most this strict: verification switches set to false (`verify_identity=false`).
+    AtMost(SslMode),
 }
 
 /// Builds a [`Config`] field by field; [`ConfigBuilder::build`] applies every rule.
@@ -892,27 +909,38 @@ impl ConfigBuilder {
             }
         }
 
-        let mut mode: Option<(SslMode, &str)> = None;
-        let mut on: Option<&str> = None;
+        // Exact modes must agree; bounds must leave room for the mode they constrain.
+        let mut exact: Option<(SslMode, &str)> = None;
+        let mut lower: Option<(SslMode, &str)> = None;
+        let mut upper: Option<(SslMode, &str)> = None;
         for req in &self.tls_requests {
+            let spelling = req.spelling.as_str();
             match req.what {
-                TlsWant::Mode(m) => match mode {
-                    Some((prev, spelling)) if prev != m => {
-                        return Err(contradiction(spelling, &req.spelling));
-                    }
-                    _ => mode = Some((m, &req.spelling)),
+                TlsWant::Mode(m) => match exact {
+                    Some((prev, first)) if prev != m => return Err(contradiction(first, spelling)),
+                    _ => exact = Some((m, spelling)),
                 },
-                TlsWant::On => on = Some(&req.spelling),
+                TlsWant::AtLeast(m) if lower.is_none_or(|(l, _)| m > l) => {
+                    lower = Some((m, spelling));
+                }
+                TlsWant::AtMost(m) if upper.is_none_or(|(u, _)| m < u) => {
+                    upper = Some((m, spelling));
+                }
+                TlsWant::AtLeast(_) | TlsWant::AtMost(_) => {}
             }
         }
-        if let (Some(on), Some((SslMode::Disabled, spelling))) = (on, mode) {
-            return Err(contradiction(spelling, on));
+        let mode = exact.or(upper);
+        if let Some((bound, spelling)) = lower {
+            if let Some((_, other)) = mode.filter(|(m, _)| *m < bound) {
+                return Err(contradiction(other, spelling));
+            }
         }
-        if let (Some(on), Some((SslMode::Preferred, spelling))) = (on, mode) {
-            return Err(contradiction(spelling, on));
+        if let (Some((e, first)), Some((u, second))) = (exact, upper) {
+            if e > u {
+                return Err(contradiction(first, second));
+            }
         }
-        let explicit = mode.map(|(m, _)| m);
-        let mut effective = explicit.unwrap_or(SslMode::VerifyIdentity);
+        let mut effective = mode.map_or(SslMode::VerifyIdentity, |(m, _)| m);
         let mut loosened_by = match mode {
             Some((m, spelling)) if m < SslMode::VerifyIdentity && m > SslMode::Disabled => {
                 Some(spelling.to_owned())
@@ -991,7 +1019,8 @@ fn check_host(host: &str) -> Result<()> {
     } else {
         Err(Error::config(
             "the host is not a host name or IP address (percent-encode special characters in \
-             the user and password, and write IPv6 addresses in brackets)",
+             the user and password, write IPv6 addresses in brackets and international names \
+             in punycode, xn--…)",
         ))
     }
 }
@@ -1153,16 +1182,13 @@ fn parse_url(url: &str) -> Result<ConfigBuilder> {
 
     // The authority ends at the first `/` or `?`; within it the credentials end at the last
     // `@`, so an unencoded `@` or `:` in a password works. An unencoded `/` or `?` would end
-    // the authority early: an `@` after it, before any `=`, gives that mistake away.
+    // the authority early: an `@` later in the path, in a parameter name or in the value of a
+    // parameter we do not know gives that mistake away, and is reported without quoting.
     let host_end = rest.find(['/', '?']).unwrap_or(rest.len());
     let tail = &rest[host_end..];
     let path_part = tail.split('?').next().unwrap_or_default();
-    let has_credentials = rest[..host_end].contains('@');
-    if path_part.contains('@') || (!has_credentials && tail.contains('@')) {
-        return Err(Error::config(
-            "the url has an `@` after the host; percent-encode `/`, `?` and `@` in the user, \
-             password, database and parameter values (%2F, %3F, %40)",
-        ));
+    if path_part.contains('@') {
+        return Err(stray_at());
     }
     let host_start = rest[..host_end].rfind('@').map_or(0, |i| i + 1);
     if host_start > 0 {
@@ -1197,9 +1223,17 @@ fn parse_url(url: &str) -> Result<ConfigBuilder> {
 
     let mut seen: Vec<String> = Vec::new();
     for pair in query.split('&').filter(|p| !p.is_empty()) {
-        let (raw_key, raw_value) = pair.split_once('=').ok_or_else(|| {
-            Error::config(format!("parameter `{pair}` needs a value, like {pair}=…"))
-        })?;
+        let (raw_key, raw_value) = match pair.split_once('=') {
+            _ if pair.split('=').next().is_some_and(|k| k.contains('@')) => {
+                return Err(stray_at());
+            }
+            Some(kv) => kv,
+            None => {
+                return Err(Error::config(format!(
+                    "parameter `{pair}` needs a value, like {pair}=…"
+                )));
+            }
+        };
         let key = decode(raw_key, "parameter name")?;
         let value = decode(raw_value, "parameter value")?;
         let norm = normalize(&key);
@@ -1212,6 +1246,13 @@ fn parse_url(url: &str) -> Result<ConfigBuilder> {
         apply_param(&mut b, &key, &norm, &value)?;
     }
     Ok(b)
+}
+
+fn stray_at() -> Error {
+    Error::config(
+        "the url has an `@` after the host; percent-encode `/`, `?` and `@` in the user, \
+         password, database and parameter values (%2F, %3F, %40)",
+    )
 }
 
 fn split_host_port(hostport: &str) -> Result<(String, Option<u16>)> {
@@ -1249,8 +1290,8 @@ fn split_host_port(hostport: &str) -> Result<(String, Option<u16>)> {
 
 fn bad_port() -> Error {
     Error::config(
-        "the port is not a number between 1 and 65535 (if the url has a password, check that \
-         it is followed by @host)",
+        "the port is not a number between 1 and 65535; if the url has a password, \
+         percent-encode `/`, `?` and `@` in it (%2F, %3F, %40)",
     )
 }
 
@@ -1267,7 +1308,7 @@ fn apply_param(b: &mut ConfigBuilder, key: &str, norm: &str, value: &str) -> Res
         }
         "ssl" | "usessl" | "requiressl" => {
             let what = if parse_bool(key, value)? {
-                TlsWant::On
+                TlsWant::AtLeast(SslMode::Required)
             } else {
                 TlsWant::Mode(SslMode::Disabled)
             };
@@ -1278,7 +1319,7 @@ fn apply_param(b: &mut ConfigBuilder, key: &str, norm: &str, value: &str) -> Res
             let what = match normalize(value).as_str() {
                 "skipverify" => TlsWant::Mode(SslMode::Required),
                 "preferred" => TlsWant::Mode(SslMode::Preferred),
-                "true" | "1" => TlsWant::On,
+                "true" | "1" => TlsWant::AtLeast(SslMode::Required),
                 "false" | "0" => TlsWant::Mode(SslMode::Disabled),
                 _ => {
                     return Err(Error::config(format!(
@@ -1303,26 +1344,48 @@ fn apply_param(b: &mut ConfigBuilder, key: &str, norm: &str, value: &str) -> Res
             };
             b.push_tls(spelling, TlsWant::Mode(mode));
         }
-        // Boolean switches of other drivers, each with the modes its true and false mean.
-        "sslrejectunauthorized"
-        | "rejectunauthorized"
-        | "verifyca"
-        | "verifyidentity"
-        | "verifyservercertificate" => {
-            let (on, off) = match norm {
-                // mysql_async: verify_ca=false accepts any certificate.
-                "verifyca" => (SslMode::VerifyCa, SslMode::Required),
-                // mysql_async: verify_identity=false skips the name check.
-                "verifyidentity" => (SslMode::VerifyIdentity, SslMode::VerifyCa),
-                // JDBC: verifyServerCertificate checks the chain but not the name.
-                "verifyservercertificate" => (SslMode::VerifyCa, SslMode::Required),
-                // Node drivers: sslrejectunauthorized.
-                _ => (SslMode::VerifyIdentity, SslMode::Required),
+        // Node drivers: sslrejectunauthorized names a whole mode.
+        "sslrejectunauthorized" | "rejectunauthorized" => {
+            let mode = if parse_bool(key, value)? {
+                SslMode::VerifyIdentity
+            } else {
+                SslMode::Required
             };
-            let mode = if parse_bool(key, value)? { on } else { off };
             b.push_tls(spelling, TlsWant::Mode(mode));
         }
+        // Verification switches: true asks for at least that check, false for at most the
+        // check below it. verify_ca/verify_identity (mysql_async), ssl_verify_cert and
+        // ssl_verify_identity (Python drivers), verifyServerCertificate (JDBC, chain only).
+        "verifyca"
+        | "sslverifycert"
+        | "verifyservercertificate"
+        | "verifyidentity"
+        | "sslverifyidentity" => {
+            let (check, below) = if norm.ends_with("identity") {
+                (SslMode::VerifyIdentity, SslMode::VerifyCa)
+            } else {
+                (SslMode::VerifyCa, SslMode::Required)
+            };
+            let what = if parse_bool(key, value)? {
+                TlsWant::AtLeast(check)
+            } else {
+                TlsWant::AtMost(below)
+            };
+            b.push_tls(spelling, what);
+        }
         "sslca" | "sslrootcert" | "tlsca" => b.ssl_ca = Some(PathBuf::from(value)),
+        // JDBC's enabledTLSProtocols and MySQL's tls-version: only TLS 1.2 and 1.3 are used.
+        "enabledtlsprotocols" | "tlsversion" => {
+            let ok = value.split(',').all(|v| {
+                let v = normalize(v.trim());
+                v == "tlsv1.2" || v == "tlsv1.3"
+            });
+            if !ok {
+                return Err(Error::config(format!(
+                    "`{spelling}`: only TLSv1.2 and TLSv1.3 are supported (as TiDB Cloud requires)"
+                )));
+            }
+        }
         "sslcert" | "sslkey" | "sslidentity" | "sslpassword" => {
             return Err(Error::config(format!(
                 "`{key}` configures a client certificate, which TiDB Cloud does not use; to \
@@ -1350,6 +1413,8 @@ fn apply_param(b: &mut ConfigBuilder, key: &str, norm: &str, value: &str) -> Res
         "statementcachesize" | "stmtcachesize" => b.statement_cache_size = parse_count(key, value)?,
         "slowstatementthreshold" => b.slow_statement_threshold = Some(parse_duration(key, value)?),
         "maxallowedpacket" => b.max_allowed_packet = parse_size(key, value)?,
+        // Part of a password cut off by an unencoded `?` looks like an unknown parameter.
+        _ if value.contains('@') => return Err(stray_at()),
         _ => {
             let suggestion = ACCEPTED
                 .iter()
@@ -1503,11 +1568,27 @@ mod tests {
             format!("mysql://admin:?{secret}=@db.internal:4000/app"),
             format!("mysql://u:p@x/{secret}=@db.internal/app"),
             format!("mysql://u:{secret}/x@db.internal/app"),
+            format!("mysql://u:p@ss?{secret}@127.0.0.1/db"),
+            format!("mysql://u:p@ss?{secret}=rd@127.0.0.1/db"),
+            format!("mysql://me@corp.com:1234?{secret}=x@h/db"),
         ] {
             let e = parse_err(&url);
             assert!(!e.contains(secret), "{url}: {e}");
             assert!(e.contains("percent-encode"), "{url}: {e}");
         }
+    }
+
+    #[test]
+    fn at_signs_in_known_parameter_values_are_fine() {
+        let c = parse("mysql://127.0.0.1/db?ssl-mode=verify_ca&ssl-ca=/tmp/a@b/ca.pem");
+        assert_eq!(c.tls().ca(), Some(std::path::Path::new("/tmp/a@b/ca.pem")));
+        // Display re-encodes what would change the URL's meaning.
+        let c = parse("mysql://u%3Aname%40x:pw@127.0.0.1/db");
+        assert_eq!(c.user(), "u:name@x");
+        assert!(
+            c.to_string().starts_with("mysql://u%3Aname%40x:***@"),
+            "{c}"
+        );
     }
 
     #[test]
@@ -1599,6 +1680,9 @@ mod tests {
             "ssl-mode=preferred&require_ssl=true",
             "ssl-mode=disabled&ssl-ca=/tmp/ca.pem",
             "ssl-mode=disabled&tls-server-name=db.internal",
+            "ssl_verify_cert=false&ssl_verify_identity=true",
+            "ssl-mode=required&verify_identity=true",
+            "ssl-mode=verify_identity&verify_ca=false",
         ] {
             let e = parse_err(&format!("mysql://u:p@db.local/test?{q}"));
             assert!(e.contains("contradict"), "{q}: {e}");
@@ -1615,6 +1699,8 @@ mod tests {
         assert!(e.contains("no effect"), "{e}");
         let e = parse_err("mysql://u:p@db.local/test?=x");
         assert!(!e.contains("did you mean"), "{e}");
+        let e = parse_err("mysql://u:p@db.local/test?enabledTLSProtocols=TLSv1.1");
+        assert!(e.contains("TLSv1.2"), "{e}");
         let e = parse_err("mysql://u:p@db.local/test?sslcert=/tmp/ca.pem");
         assert!(e.contains("ssl-ca="), "{e}");
     }

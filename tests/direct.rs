@@ -267,6 +267,36 @@ async fn missing_ca_file_is_a_clear_error() {
 }
 
 #[tokio::test]
+async fn ca_files_in_der_are_accepted_and_junk_is_a_config_error() {
+    let server = common::main_server();
+    let dir = std::env::temp_dir().join(format!("tidb-connect-ca-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let der = dir.join("ca.der");
+    let status = std::process::Command::new("openssl")
+        .args(["x509", "-outform", "DER", "-in", &server.ca, "-out"])
+        .arg(&der)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let url = server.url.replace(&server.ca, der.to_str().unwrap());
+    let db = try_connect(&url).await.unwrap();
+    assert!(!ssl_cipher(&db).await.is_empty());
+
+    let junk = dir.join("junk.pem");
+    std::fs::write(&junk, "not a certificate").unwrap();
+    let url = server.url.replace(&server.ca, junk.to_str().unwrap());
+    let e = try_connect(&url).await.unwrap_err();
+    assert!(
+        e.is_config() && e.to_string().contains("holds no certificate"),
+        "{e}"
+    );
+    let url = server.url.replace(&server.ca, dir.to_str().unwrap());
+    let e = try_connect(&url).await.unwrap_err();
+    assert!(e.is_config() && !e.is_retryable(), "{e}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[tokio::test]
 async fn refused_port_is_a_retryable_connect_error() {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();

@@ -17,10 +17,15 @@ pub(super) enum Step {
     /// A statement of this many bytes outside a transaction: big enough that a server's
     /// `max_allowed_packet` is the likely reason for a dropped connection.
     LargeStatement(usize),
-    /// A statement inside a transaction.
+    /// A statement inside an interactive transaction.
     InTransaction,
-    /// COMMIT.
+    /// COMMIT of an interactive transaction.
     Commit,
+    /// A statement of a batch: the batch is rolled back as a whole on error, so a conflict
+    /// there can be retried by running the batch again.
+    InBatch,
+    /// COMMIT of a batch.
+    BatchCommit,
 }
 
 impl Step {
@@ -57,9 +62,9 @@ pub(super) fn map(e: mysql_async::Error, step: Step, config: &Config) -> Error {
             )),
             DriverError::ConnectionClosed => lost(step),
             DriverError::PoolDisconnected => Error::usage("the connector was closed"),
-            DriverError::StmtParamsMismatch { required, supplied } => Error::usage(format!(
-                "the statement has {required} placeholders but {supplied} parameters were given"
-            )),
+            DriverError::StmtParamsMismatch { required, supplied } => {
+                params_mismatch(usize::from(required), supplied)
+            }
             DriverError::UnknownAuthPlugin { name } => Error::unsupported(
                 "direct",
                 format!("the server asked for the authentication plugin `{name}`"),
@@ -76,6 +81,23 @@ pub(super) fn map(e: mysql_async::Error, step: Step, config: &Config) -> Error {
     }
 }
 
+/// "the statement has 2 placeholders but 1 parameter was given".
+pub(super) fn params_mismatch(placeholders: usize, given: usize) -> Error {
+    let plural = |n: usize, noun: &str| {
+        if n == 1 {
+            format!("1 {noun}")
+        } else {
+            format!("{n} {noun}s")
+        }
+    };
+    Error::usage(format!(
+        "the statement has {} but {} {} given",
+        plural(placeholders, "placeholder"),
+        plural(given, "parameter"),
+        if given == 1 { "was" } else { "were" }
+    ))
+}
+
 fn lost(step: Step) -> Error {
     match step {
         Step::Connect => Error::connect("connection closed during handshake"),
@@ -85,8 +107,8 @@ fn lost(step: Step) -> Error {
              max-allowed-packet in the url to the server's value to refuse such statements \
              before sending)"
         )),
-        Step::InTransaction => Error::lost_in_transaction(),
-        Step::Commit => Error::outcome_unknown(),
+        Step::InTransaction | Step::InBatch => Error::lost_in_transaction(),
+        Step::Commit | Step::BatchCommit => Error::outcome_unknown(),
     }
 }
 

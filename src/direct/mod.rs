@@ -180,13 +180,24 @@ fn presented_dns_name(e: &mysql_async::Error) -> Option<String> {
 /// Reports an unusable `ssl-ca` as a configuration error here, rather than as a retryable
 /// connect failure or a certificate error that blames the server.
 fn check_ca_file(ca: &std::path::Path) -> Result<()> {
-    let pem = std::fs::read(ca).map_err(|e| {
+    use std::io::Read;
+
+    // CA bundles are kilobytes; the cap keeps a wrong path (a device, a huge file) harmless.
+    const MAX_CA_FILE: u64 = 4 * 1024 * 1024;
+    let unreadable = |e: std::io::Error| {
         Error::config(format!("ssl-ca file {} cannot be read", ca.display())).with_source(e)
-    })?;
+    };
+    let mut data = Vec::new();
+    std::fs::File::open(ca)
+        .and_then(|f| f.take(MAX_CA_FILE).read_to_end(&mut data))
+        .map_err(unreadable)?;
     let marker = b"-----BEGIN CERTIFICATE-----";
-    if !pem.windows(marker.len()).any(|w| w == marker) {
+    let pem = data.windows(marker.len()).any(|w| w == marker);
+    // A DER certificate is one ASN.1 SEQUENCE; mysql_async reads DER when PEM is absent.
+    let der = data.len() > 64 && data[0] == 0x30;
+    if !pem && !der {
         return Err(Error::config(format!(
-            "ssl-ca file {} holds no PEM certificate (-----BEGIN CERTIFICATE-----)",
+            "ssl-ca file {} holds no certificate (PEM with -----BEGIN CERTIFICATE-----, or DER)",
             ca.display()
         )));
     }
@@ -252,14 +263,11 @@ fn check_statement(
              or together with batch()",
         ));
     }
+    // Without parameters the text protocol is used, where a `?` is a syntax error; with
+    // parameters the server's prepare step counts the placeholders exactly.
     let placeholders = crate::sql::placeholder_count(sql);
-    if placeholders != params.len() {
-        return Err(Error::usage(format!(
-            "the statement has {} but {} {} given",
-            plural(placeholders, "placeholder"),
-            plural(params.len(), "parameter"),
-            if params.len() == 1 { "was" } else { "were" }
-        )));
+    if params.is_empty() && placeholders > 0 {
+        return Err(errors::params_mismatch(placeholders, 0));
     }
     if params.len() > MAX_PARAMS {
         return Err(Error::usage(format!(
@@ -283,15 +291,6 @@ fn check_statement(
                 .map_err(|e| Error::usage(format!("parameter {}: {}", i + 1, e.detail())))
         })
         .collect()
-}
-
-/// `1 placeholder`, `2 placeholders`.
-fn plural(n: usize, noun: &str) -> String {
-    if n == 1 {
-        format!("1 {noun}")
-    } else {
-        format!("{n} {noun}s")
-    }
 }
 
 /// Runs one statement and returns its only result set.
@@ -337,7 +336,7 @@ async fn run_one(
         }
     }
 
-    let mut sets = match outcome {
+    let sets = match outcome {
         Ok(sets) => sets,
         Err(Failure::Driver(e)) => {
             // A server closes the connection on a packet above its max_allowed_packet; say so
@@ -350,19 +349,33 @@ async fn run_one(
         }
         Err(Failure::Decode(e)) => return Err(e),
     };
-    // The scan above misses splits hidden by NO_BACKSLASH_ESCAPES quoting; the server's
-    // answer still shows them.
-    if sets.len() > 1 {
-        return Err(Error::unsupported(
-            BACKEND,
-            format!(
-                "the query text held {} statements, which all ran; query() returns one result \
-                 set, so send one statement per call or use batch()",
-                sets.len()
-            ),
-        ));
+    one_result(sets, sql)
+}
+
+/// Picks the one result set `query()` returns. A procedure call ends with a status result
+/// after its rows; anything else with several results held several statements that the scan
+/// before sending could not see (quoting it could not read), and they have run.
+fn one_result(mut sets: Vec<ResultSet>, sql: &str) -> Result<ResultSet> {
+    let with_rows = sets.iter().filter(|s| !s.columns.is_empty()).count();
+    let is_call = crate::sql::first_keyword(sql).as_deref() == Some("CALL");
+    if sets.len() <= 1 || (is_call && with_rows <= 1) {
+        let pick = sets.iter().position(|s| !s.columns.is_empty());
+        return Ok(match pick {
+            Some(i) => sets.swap_remove(i),
+            None => sets.pop().unwrap_or_default(),
+        });
     }
-    Ok(sets.pop().unwrap_or_default())
+    let what = if is_call {
+        format!("the procedure returned {with_rows} result sets")
+    } else {
+        format!("the text held {} statements, which all ran", sets.len())
+    };
+    Err(Error::unsupported(
+        BACKEND,
+        format!(
+            "{what}; query() returns one result set, so send one statement per call or use batch()"
+        ),
+    ))
 }
 
 /// Statements above this size get a hint about `max_allowed_packet` when the connection breaks.
@@ -459,7 +472,11 @@ impl Connector for DirectConnector {
 
         let mut results = Vec::with_capacity(statements.len());
         for (index, st) in statements.iter().enumerate() {
-            let outcome = run_one(&mut conn, &st.sql, &st.params, Step::InTransaction, config)
+            if crate::sql::starts_transaction(&st.sql) {
+                let _ = run_one(&mut conn, "ROLLBACK", &[], Step::InBatch, config).await;
+                return Err(Error::batch(index, nested_begin()));
+            }
+            let outcome = run_one(&mut conn, &st.sql, &st.params, Step::InBatch, config)
                 .await
                 .and_then(|rs| {
                     if still_in_transaction(&conn) {
@@ -473,7 +490,7 @@ impl Connector for DirectConnector {
                 Err(e) => {
                     if !e.is_connection_lost() {
                         // The server keeps the transaction open after a statement error.
-                        if run_one(&mut conn, "ROLLBACK", &[], Step::InTransaction, config)
+                        if run_one(&mut conn, "ROLLBACK", &[], Step::InBatch, config)
                             .await
                             .is_err()
                         {
@@ -486,7 +503,7 @@ impl Connector for DirectConnector {
             }
         }
 
-        run_one(&mut conn, "COMMIT", &[], Step::Commit, config).await?;
+        run_one(&mut conn, "COMMIT", &[], Step::BatchCommit, config).await?;
         Ok(results)
     }
 
@@ -572,6 +589,13 @@ fn still_in_transaction(conn: &Conn) -> bool {
     })
 }
 
+fn nested_begin() -> Error {
+    Error::usage(
+        "BEGIN or START TRANSACTION inside a transaction would commit it; end the transaction \
+         with commit() or rollback() first",
+    )
+}
+
 fn ended_by_statement() -> Error {
     Error::usage(
         "a statement ended the transaction on the server (COMMIT, ROLLBACK and DDL do), so the \
@@ -600,6 +624,9 @@ impl DirectTransaction {
     async fn run(&mut self, sql: &str, params: &[Value], step: Step) -> Result<ResultSet> {
         if let Some(ended) = self.ended {
             return Err(ended.error());
+        }
+        if step == Step::InTransaction && crate::sql::starts_transaction(sql) {
+            return Err(nested_begin().in_transaction());
         }
         let conn = self
             .conn

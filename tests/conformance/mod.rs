@@ -624,6 +624,10 @@ pub async fn statements_that_end_a_transaction_are_caught(t: &Target) {
     tx.execute(&format!("INSERT INTO {table} VALUES (1)"), &[])
         .await
         .unwrap();
+    // BEGIN inside would commit silently: it is refused before sending, and the
+    // transaction goes on.
+    let e = tx.execute("BEGIN", &[]).await.unwrap_err();
+    assert!(e.to_string().contains("would commit it"), "{e}");
     tx.execute("COMMIT", &[]).await.unwrap();
     let e = tx
         .execute(&format!("INSERT INTO {table} VALUES (2)"), &[])
@@ -720,6 +724,33 @@ pub async fn deadlock_victim_accepts_no_more_statements(t: &Target) {
         .await,
         0
     );
+
+    // A batch chosen as the victim was rolled back whole, so running it again is safe. The
+    // interactive transaction changes more rows, so the server picks the batch.
+    let mut heavy = db.begin(TxOptions::default()).await.unwrap();
+    heavy.execute(&update, &params![1]).await.unwrap();
+    for id in 1000..1050 {
+        heavy
+            .execute(&format!("INSERT INTO {table} VALUES (?, 0)"), &params![id])
+            .await
+            .unwrap();
+    }
+    let batch_db = db.clone();
+    let batch_sql = update.clone();
+    let batch = tokio::spawn(async move {
+        batch_db
+            .batch(&[
+                Statement::new(batch_sql.clone(), params![2]),
+                Statement::new(batch_sql, params![1]),
+            ])
+            .await
+    });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    heavy.execute(&update, &params![2]).await.unwrap();
+    heavy.rollback().await.unwrap();
+    let e = batch.await.unwrap().unwrap_err();
+    assert_eq!((e.code(), e.batch_index()), (Some(1213), Some(1)), "{e}");
+    assert!(e.is_retryable() && e.is_write_conflict(), "{e}");
 }
 
 pub async fn isolation_levels(t: &Target) {
@@ -819,6 +850,21 @@ pub async fn multi_statement_text_is_reported(t: &Target) {
         n => panic!("{n} of 2 statements ran"),
     }
     assert_eq!(count(&db, "SELECT 3", &[]).await, 3);
+
+    // A compound statement is one statement, and a procedure's rows come back from CALL.
+    let one = format!("{table}_one");
+    let two = format!("{table}_two");
+    for (name, body) in [(&one, "SELECT 7 AS n;"), (&two, "SELECT 1; SELECT 2;")] {
+        db.execute(&format!("DROP PROCEDURE IF EXISTS {name}"), &[])
+            .await
+            .unwrap();
+        db.execute(&format!("CREATE PROCEDURE {name}() BEGIN {body} END"), &[])
+            .await
+            .unwrap();
+    }
+    assert_eq!(count(&db, &format!("CALL {one}()"), &[]).await, 7);
+    let e = db.query(&format!("CALL {two}()"), &[]).await.unwrap_err();
+    assert!(e.to_string().contains("returned 2 result sets"), "{e}");
 }
 
 pub async fn server_version_is_parsed(t: &Target) {
