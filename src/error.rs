@@ -247,16 +247,19 @@ impl Error {
         self
     }
 
+    /// For a batch error: the failing statement's own error.
+    fn batch_cause(&self) -> Option<&Error> {
+        match self.inner.kind {
+            Kind::Batch { .. } => self.inner.source.as_ref()?.downcast_ref::<Error>(),
+            _ => None,
+        }
+    }
+
     /// The server error behind this error, looking through batch wrappers.
     pub fn server_error(&self) -> Option<&ServerError> {
         match &self.inner.kind {
             Kind::Server { error, .. } => Some(error),
-            Kind::Batch { .. } => self
-                .inner
-                .source
-                .as_ref()
-                .and_then(|s| s.downcast_ref::<Error>())
-                .and_then(Error::server_error),
+            Kind::Batch { .. } => self.batch_cause().and_then(Error::server_error),
             _ => None,
         }
     }
@@ -372,12 +375,7 @@ impl Error {
                     | codes::TIDB_WRITE_CONFLICT_FOR_UPDATE
                     | codes::DEADLOCK
             ),
-            Kind::Batch { .. } => self
-                .inner
-                .source
-                .as_ref()
-                .and_then(|s| s.downcast_ref::<Error>())
-                .is_some_and(Error::is_retryable),
+            Kind::Batch { .. } => self.batch_cause().is_some_and(Error::is_retryable),
             _ => false,
         }
     }

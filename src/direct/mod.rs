@@ -250,12 +250,12 @@ fn checkout_error(e: CheckoutError, config: &Config) -> Error {
 const MAX_PARAMS: usize = u16::MAX as usize;
 
 /// Refuses, before anything is sent, what the server would reject or misread; returns the
-/// parameters in wire form.
+/// parameters in wire form and the statement's size.
 fn check_statement(
     sql: &str,
     params: &[Value],
     config: &Config,
-) -> Result<Vec<mysql_async::Value>> {
+) -> Result<(Vec<mysql_async::Value>, usize)> {
     if crate::sql::has_multiple_statements(sql) {
         return Err(Error::unsupported(
             BACKEND,
@@ -265,9 +265,11 @@ fn check_statement(
     }
     // Without parameters the text protocol is used, where a `?` is a syntax error; with
     // parameters the server's prepare step counts the placeholders exactly.
-    let placeholders = crate::sql::placeholder_count(sql);
-    if params.is_empty() && placeholders > 0 {
-        return Err(errors::params_mismatch(placeholders, 0));
+    if params.is_empty() {
+        let placeholders = crate::sql::placeholder_count(sql);
+        if placeholders > 0 {
+            return Err(errors::params_mismatch(placeholders, 0));
+        }
     }
     if params.len() > MAX_PARAMS {
         return Err(Error::usage(format!(
@@ -283,14 +285,15 @@ fn check_statement(
             config.max_allowed_packet()
         )));
     }
-    params
+    let wire = params
         .iter()
         .enumerate()
         .map(|(i, v)| {
             decode::param(v)
                 .map_err(|e| Error::usage(format!("parameter {}: {}", i + 1, e.detail())))
         })
-        .collect()
+        .collect::<Result<_>>()?;
+    Ok((wire, size))
 }
 
 /// Runs one statement and returns its only result set.
@@ -301,8 +304,7 @@ async fn run_one(
     step: Step,
     config: &Config,
 ) -> Result<ResultSet> {
-    let wire = check_statement(sql, params, config)?;
-    let size = payload_size(sql, params);
+    let (wire, size) = check_statement(sql, params, config)?;
 
     let started = Instant::now();
     tracing::debug!(
@@ -356,9 +358,12 @@ async fn run_one(
 /// after its rows; anything else with several results held several statements that the scan
 /// before sending could not see (quoting it could not read), and they have run.
 fn one_result(mut sets: Vec<ResultSet>, sql: &str) -> Result<ResultSet> {
+    if sets.len() <= 1 {
+        return Ok(sets.pop().unwrap_or_default());
+    }
     let with_rows = sets.iter().filter(|s| !s.columns.is_empty()).count();
     let is_call = crate::sql::first_keyword(sql).as_deref() == Some("CALL");
-    if sets.len() <= 1 || (is_call && with_rows <= 1) {
+    if is_call && with_rows <= 1 {
         let pick = sets.iter().position(|s| !s.columns.is_empty());
         return Ok(match pick {
             Some(i) => sets.swap_remove(i),
