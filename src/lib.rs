@@ -83,8 +83,15 @@ mod version;
 
 #[cfg(feature = "native")]
 mod direct;
-#[cfg(feature = "native")]
 mod protocol;
+#[cfg(all(feature = "worker", target_arch = "wasm32"))]
+pub mod workers;
+
+#[cfg(all(feature = "native", target_arch = "wasm32"))]
+compile_error!(
+    "feature `native` (tokio, mysql_async) does not build for wasm32: use \
+     `default-features = false, features = [\"worker\"]` in a Cloudflare Worker"
+);
 
 use std::sync::Arc;
 
