@@ -107,6 +107,7 @@ pub use connector::{
 #[cfg(feature = "native")]
 pub use direct::DirectConnector;
 pub use error::{Error, Result, ServerError, codes};
+pub use sql::bind::{Escaping, interpolate};
 pub use value::{
     BINARY_CHARSET, Column, ColumnFlags, ColumnIndex, ColumnType, Date, DateTime, Decimal,
     ExecResult, ResultSet, Row, Time, Value,

@@ -63,7 +63,7 @@ pub(super) fn map(e: mysql_async::Error, step: Step, config: &Config) -> Error {
             DriverError::ConnectionClosed => lost(step),
             DriverError::PoolDisconnected => Error::usage("the connector was closed"),
             DriverError::StmtParamsMismatch { required, supplied } => {
-                params_mismatch(usize::from(required), supplied)
+                Error::params_mismatch(usize::from(required), supplied)
             }
             DriverError::UnknownAuthPlugin { name } => Error::unsupported(
                 "direct",
@@ -79,23 +79,6 @@ pub(super) fn map(e: mysql_async::Error, step: Step, config: &Config) -> Error {
     } else {
         err
     }
-}
-
-/// "the statement has 2 placeholders but 1 parameter was given".
-pub(super) fn params_mismatch(placeholders: usize, given: usize) -> Error {
-    let plural = |n: usize, noun: &str| {
-        if n == 1 {
-            format!("1 {noun}")
-        } else {
-            format!("{n} {noun}s")
-        }
-    };
-    Error::usage(format!(
-        "the statement has {} but {} {} given",
-        plural(placeholders, "placeholder"),
-        plural(given, "parameter"),
-        if given == 1 { "was" } else { "were" }
-    ))
 }
 
 fn lost(step: Step) -> Error {

@@ -268,7 +268,7 @@ fn check_statement(
     if params.is_empty() {
         let placeholders = crate::sql::placeholder_count(sql);
         if placeholders > 0 {
-            return Err(errors::params_mismatch(placeholders, 0));
+            return Err(Error::params_mismatch(placeholders, 0));
         }
     }
     if params.len() > MAX_PARAMS {
