@@ -84,6 +84,9 @@ mod version;
 #[cfg(feature = "native")]
 mod direct;
 mod protocol;
+mod rt;
+mod session;
+mod wire;
 #[cfg(all(feature = "worker", target_arch = "wasm32"))]
 pub mod workers;
 

@@ -1,0 +1,31 @@
+//! The little the crate needs from an async runtime, per target: timers.
+//!
+//! Natively that is tokio's timer; in a Worker it is the runtime's `setTimeout`, through
+//! `worker::Delay`. Everything else (sockets, TLS) comes in from the caller.
+
+use std::future::Future;
+use std::time::Duration;
+
+/// Runs `fut` for at most `limit`; `None` when the time ran out (the future is dropped).
+#[cfg(not(target_arch = "wasm32"))]
+pub(crate) async fn timeout<F: Future>(limit: Duration, fut: F) -> Option<F::Output> {
+    tokio::time::timeout(limit, fut).await.ok()
+}
+
+/// Runs `fut` for at most `limit`; `None` when the time ran out (the future is dropped).
+#[cfg(all(target_arch = "wasm32", feature = "worker"))]
+pub(crate) async fn timeout<F: Future>(limit: Duration, fut: F) -> Option<F::Output> {
+    use futures_util::future::{Either, select};
+
+    let fut = std::pin::pin!(fut);
+    match select(fut, worker::Delay::from(limit)).await {
+        Either::Left((out, _)) => Some(out),
+        Either::Right(_) => None,
+    }
+}
+
+/// Without a timer (wasm32 outside a Worker) nothing can time out.
+#[cfg(all(target_arch = "wasm32", not(feature = "worker")))]
+pub(crate) async fn timeout<F: Future>(_limit: Duration, fut: F) -> Option<F::Output> {
+    Some(fut.await)
+}
