@@ -29,3 +29,26 @@ pub(crate) async fn timeout<F: Future>(limit: Duration, fut: F) -> Option<F::Out
 pub(crate) async fn timeout<F: Future>(_limit: Duration, fut: F) -> Option<F::Output> {
     Some(fut.await)
 }
+
+/// Milliseconds on a monotonic-enough clock, for connection ages.
+#[cfg(not(target_arch = "wasm32"))]
+pub(crate) fn now_ms() -> u64 {
+    static START: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
+    START
+        .get_or_init(std::time::Instant::now)
+        .elapsed()
+        .as_millis() as u64
+}
+
+/// Milliseconds on a monotonic-enough clock, for connection ages. (`std::time::Instant`
+/// panics on wasm32-unknown-unknown; the Worker runtime's clock is `Date.now()`.)
+#[cfg(all(target_arch = "wasm32", feature = "worker"))]
+pub(crate) fn now_ms() -> u64 {
+    worker::Date::now().as_millis()
+}
+
+/// Without a clock (wasm32 outside a Worker) connections never age.
+#[cfg(all(target_arch = "wasm32", not(feature = "worker")))]
+pub(crate) fn now_ms() -> u64 {
+    0
+}

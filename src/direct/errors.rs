@@ -51,7 +51,7 @@ pub(super) fn map(e: mysql_async::Error, step: Step, config: &Config) -> Error {
     step.tag(err)
 }
 
-fn io_error(io: io::Error, step: Step, config: &Config) -> Error {
+pub(crate) fn io_error(io: io::Error, step: Step, config: &Config) -> Error {
     let target = format!("{}:{}", config.host(), config.port());
     match (step, io.kind()) {
         // tokio-rustls reports TLS alerts and certificate failures as InvalidData.

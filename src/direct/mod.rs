@@ -5,7 +5,7 @@
 //! one round trip each. Every checkout checks that the pooled socket is still open, and
 //! connections older than `max-lifetime` are replaced.
 
-mod errors;
+pub(crate) mod errors;
 mod opts;
 
 use std::sync::Arc;
@@ -179,6 +179,11 @@ fn presented_dns_name(e: &mysql_async::Error) -> Option<String> {
 /// Reports an unusable `ssl-ca` as a configuration error here, rather than as a retryable
 /// connect failure or a certificate error that blames the server.
 fn check_ca_file(ca: &std::path::Path) -> Result<()> {
+    read_ca_file(ca).map(drop)
+}
+
+/// Reads an `ssl-ca` file that holds a certificate (PEM, or one DER certificate).
+pub(crate) fn read_ca_file(ca: &std::path::Path) -> Result<Vec<u8>> {
     use std::io::Read;
 
     // CA bundles are kilobytes; the cap keeps a wrong path (a device, a huge file) harmless.
@@ -192,7 +197,7 @@ fn check_ca_file(ca: &std::path::Path) -> Result<()> {
         .map_err(unreadable)?;
     let marker = b"-----BEGIN CERTIFICATE-----";
     let pem = data.windows(marker.len()).any(|w| w == marker);
-    // A DER certificate is one ASN.1 SEQUENCE; mysql_async reads DER when PEM is absent.
+    // A DER certificate is one ASN.1 SEQUENCE.
     let der = data.len() > 64 && data[0] == 0x30;
     if !pem && !der {
         return Err(Error::config(format!(
@@ -200,10 +205,10 @@ fn check_ca_file(ca: &std::path::Path) -> Result<()> {
             ca.display()
         )));
     }
-    Ok(())
+    Ok(data)
 }
 
-fn warn_if_insecure(config: &Config) {
+pub(crate) fn warn_if_insecure(config: &Config) {
     let tls = config.tls();
     if tls.mode() == SslMode::Disabled {
         tracing::warn!(
@@ -498,5 +503,4 @@ mod tests {
         assert_send_sync::<crate::Client>();
         assert_send_sync::<crate::Error>();
     }
-
 }

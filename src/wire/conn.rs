@@ -13,9 +13,9 @@ use mysql_common::constants::{CapabilityFlags, StatusFlags};
 use mysql_common::io::ParseBuf;
 use mysql_common::packets::{
     AuthPlugin, AuthSwitchRequest, Column as WireColumn, ComStmtClose,
-    ComStmtExecuteRequestBuilder, ComStmtSendLongData, ErrPacket, HandshakePacket,
-    HandshakeResponse, OkPacket, OkPacketDeserializer, ResultSetTerminator, SslRequest,
-    StmtPacket,
+    ComStmtExecuteRequestBuilder, ComStmtSendLongData, CommonOkPacket, ErrPacket, HandshakePacket,
+    HandshakeResponse, OkPacket, OkPacketDeserializer, OkPacketKind, ResultSetTerminator,
+    SslRequest, StmtPacket,
 };
 use mysql_common::proto::{Binary, MySerialize, Text};
 use mysql_common::row::RowDeserializer;
@@ -35,6 +35,8 @@ pub(crate) enum Fault {
     Io(io::Error),
     /// The server answered with an error; the connection is still usable.
     Server(ServerError),
+    /// TLS is required but the server does not offer it.
+    NoTls,
     /// Anything else, already worded; `broken` says whether the connection is unusable.
     Other { error: Error, broken: bool },
 }
@@ -174,24 +176,17 @@ impl Conn {
         // 2. TLS, announced by an SSLRequest and then negotiated on the raw stream.
         let offers_tls = server_caps.contains(CapabilityFlags::CLIENT_SSL);
         let use_tls = match options.security {
-            Security::Tls if !offers_tls => {
-                return Err(Fault::Other {
-                    error: Error::tls("the server does not offer TLS"),
-                    broken: true,
-                });
-            }
+            Security::Tls if !offers_tls => return Err(Fault::NoTls),
             Security::Tls => true,
             Security::TlsIfOffered => offers_tls,
             Security::Plain { .. } => false,
         };
-        let trusted_channel = use_tls || matches!(options.security, Security::Plain { trusted: true });
+        let trusted_channel =
+            use_tls || matches!(options.security, Security::Plain { trusted: true });
         let mut io: PacketIo<Box<dyn Stream>> = if use_tls {
             capabilities |= CapabilityFlags::CLIENT_SSL;
-            let request = SslRequest::new(
-                capabilities,
-                options.max_packet as u32,
-                HANDSHAKE_COLLATION,
-            );
+            let request =
+                SslRequest::new(capabilities, options.max_packet as u32, HANDSHAKE_COLLATION);
             io.write(&serialize(&request)).await?;
             let (raw, codec) = io.into_parts()?;
             let secure = upgrade(raw).await?;
@@ -221,8 +216,14 @@ impl Conn {
         io.write(&serialize(&response)).await?;
 
         // 4. Authentication exchanges until OK or ERR.
-        let status = authenticate(&mut io, plugin, options.password, trusted_channel, capabilities)
-            .await?;
+        let status = authenticate(
+            &mut io,
+            plugin,
+            options.password,
+            trusted_channel,
+            capabilities,
+        )
+        .await?;
 
         Ok(Conn {
             io,
@@ -241,6 +242,11 @@ impl Conn {
         &self.version
     }
 
+    /// Whether the connection runs over TLS.
+    pub(crate) fn is_tls(&self) -> bool {
+        self.tls
+    }
+
     /// Whether the server reported an open transaction after the last command.
     pub(crate) fn in_transaction(&self) -> bool {
         self.status.contains(StatusFlags::SERVER_STATUS_IN_TRANS)
@@ -252,6 +258,11 @@ impl Conn {
             self.status
                 .contains(StatusFlags::SERVER_STATUS_NO_BACKSLASH_ESCAPES),
         )
+    }
+
+    /// Whether an earlier fault left the connection unusable.
+    pub(crate) fn is_broken(&self) -> bool {
+        self.broken
     }
 
     /// Whether the connection can take another command: not broken by an earlier fault,
@@ -309,7 +320,8 @@ impl Conn {
         let results = self.read_results::<Binary>().await;
         if cache_size == 0 {
             // Uncached statements live for one execute; the close has no answer.
-            self.command(&serialize(&ComStmtClose::new(stmt.id))).await?;
+            self.command(&serialize(&ComStmtClose::new(stmt.id)))
+                .await?;
         }
         results
     }
@@ -408,7 +420,10 @@ impl Conn {
                 Some(0xff) => return Err(server_error(&packet, self.capabilities)),
                 Some(0xfb) => {
                     // LOCAL INFILE: never asked for; refuse with an empty file.
-                    self.io.write(&[]).await.inspect_err(|_| self.broken = true)?;
+                    self.io
+                        .write(&[])
+                        .await
+                        .inspect_err(|_| self.broken = true)?;
                     let _ = self.read_until_ok().await;
                     return Err(Fault::Other {
                         error: Error::unsupported(
@@ -422,7 +437,10 @@ impl Conn {
                 None => return Err(self.broke("an empty packet where a result was expected")),
             };
             sets.push(set);
-            if !self.status.contains(StatusFlags::SERVER_MORE_RESULTS_EXISTS) {
+            if !self
+                .status
+                .contains(StatusFlags::SERVER_MORE_RESULTS_EXISTS)
+            {
                 return Ok(sets);
             }
         }
@@ -437,7 +455,7 @@ impl Conn {
     }
 
     fn ok_result(&mut self, packet: &[u8]) -> FaultResult<ResultSet> {
-        let ok = self.parse_ok(packet)?;
+        let ok = self.parse_ok::<CommonOkPacket>(packet)?;
         Ok(ResultSet {
             columns: Arc::from(Vec::new()),
             rows: Vec::new(),
@@ -447,9 +465,11 @@ impl Conn {
         })
     }
 
-    fn parse_ok<'p>(&mut self, packet: &'p [u8]) -> FaultResult<OkPacket<'p>> {
+    /// Parses an OK packet (`CommonOkPacket`, 0x00) or the OK that ends rows
+    /// (`ResultSetTerminator`, 0xfe), keeping its status flags.
+    fn parse_ok<'p, K: OkPacketKind>(&mut self, packet: &'p [u8]) -> FaultResult<OkPacket<'p>> {
         let ok: OkPacket<'p> = ParseBuf(packet)
-            .parse::<OkPacketDeserializer<'p, ResultSetTerminator>>(self.capabilities)
+            .parse::<OkPacketDeserializer<'p, K>>(self.capabilities)
             .map(Into::into)
             .map_err(|_| self.broke("a malformed OK packet"))?;
         self.status = ok.status_flags();
@@ -484,15 +504,15 @@ impl Conn {
             }
         };
         if self.deprecate_eof() {
-            self.parse_ok(&terminator)?;
+            self.parse_ok::<ResultSetTerminator>(&terminator)?;
         } else {
             self.status = eof_status(&terminator).ok_or_else(|| self.broke("a malformed EOF"))?;
         }
 
         let mut rows = Vec::with_capacity(raw_rows.len());
         for packet in raw_rows {
-            let wire_values = P::row(wire_columns.clone(), &packet)
-                .map_err(|_| self.broke("a malformed row"))?;
+            let wire_values =
+                P::row(wire_columns.clone(), &packet).map_err(|_| self.broke("a malformed row"))?;
             let values = wire_values
                 .into_iter()
                 .zip(columns.iter())
@@ -533,7 +553,8 @@ impl RowProtocol for Text {
 
 impl RowProtocol for Binary {
     fn row(columns: Arc<[WireColumn]>, packet: &[u8]) -> io::Result<Vec<WireValue>> {
-        let row: RowDeserializer<mysql_common::value::ServerSide, Binary> = ParseBuf(packet).parse(columns)?;
+        let row: RowDeserializer<mysql_common::value::ServerSide, Binary> =
+            ParseBuf(packet).parse(columns)?;
         Ok(mysql_common::row::Row::from(row).unwrap())
     }
 }
@@ -578,7 +599,7 @@ async fn authenticate(
         match packet.first() {
             Some(0x00) => {
                 let ok: OkPacket<'_> = ParseBuf(&packet)
-                    .parse::<OkPacketDeserializer<'_, ResultSetTerminator>>(capabilities)
+                    .parse::<OkPacketDeserializer<'_, CommonOkPacket>>(capabilities)
                     .map(Into::into)
                     .map_err(|_| Fault::protocol("malformed OK after authentication"))?;
                 return Ok(ok.status_flags());
@@ -676,7 +697,12 @@ fn lenenc(packet: &[u8]) -> Option<u64> {
     let (&first, rest) = packet.split_first()?;
     let take = |n: usize| -> Option<u64> {
         let bytes = rest.get(..n)?;
-        Some(bytes.iter().rev().fold(0, |acc, &b| (acc << 8) | u64::from(b)))
+        Some(
+            bytes
+                .iter()
+                .rev()
+                .fold(0, |acc, &b| (acc << 8) | u64::from(b)),
+        )
     };
     match first {
         0..=0xfa => Some(u64::from(first)),

@@ -2,7 +2,7 @@
 //! `mysql_common`'s codec; this file only moves bytes.
 
 use std::io;
-use std::task::{Context, Poll};
+use std::task::Context;
 
 use bytes::BytesMut;
 use mysql_common::proto::codec::PacketCodec;
@@ -12,9 +12,9 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
 /// A byte stream the wire client can run over: a TCP or TLS stream natively, a
 /// `worker::Socket` in a Worker.
 #[cfg(not(target_arch = "wasm32"))]
-pub(crate) trait Stream: AsyncRead + AsyncWrite + Unpin + Send {}
+pub(crate) trait Stream: AsyncRead + AsyncWrite + Unpin + Send + Sync {}
 #[cfg(not(target_arch = "wasm32"))]
-impl<T: AsyncRead + AsyncWrite + Unpin + Send> Stream for T {}
+impl<T: AsyncRead + AsyncWrite + Unpin + Send + Sync> Stream for T {}
 
 /// A byte stream the wire client can run over: a TCP or TLS stream natively, a
 /// `worker::Socket` in a Worker.
@@ -111,10 +111,11 @@ impl<S: Stream> PacketIo<S> {
         let mut cx = Context::from_waker(&waker);
         let mut byte = [0u8; 1];
         let mut buf = ReadBuf::new(&mut byte);
-        match std::pin::Pin::new(&mut self.stream).poll_read(&mut cx, &mut buf) {
-            Poll::Pending => false,
-            Poll::Ready(_) => true,
-        }
+        // Pending means nothing arrived; anything else (data, end of stream, an error) means
+        // the connection cannot be trusted with a command.
+        std::pin::Pin::new(&mut self.stream)
+            .poll_read(&mut cx, &mut buf)
+            .is_ready()
     }
 
     /// Shuts the stream down, ignoring errors (the peer may be gone already).

@@ -4,4 +4,10 @@
 //! a real server here.
 
 mod conn;
+pub(crate) mod connector;
 mod io;
+#[cfg(feature = "native")]
+pub(crate) mod native;
+mod pool;
+#[cfg(feature = "native")]
+mod tls;
