@@ -7,7 +7,7 @@ use std::future::Future;
 use std::time::Duration;
 
 /// Runs `fut` for at most `limit`; `None` when the time ran out (the future is dropped).
-#[cfg(not(target_arch = "wasm32"))]
+#[cfg(feature = "native")]
 pub(crate) async fn timeout<F: Future>(limit: Duration, fut: F) -> Option<F::Output> {
     tokio::time::timeout(limit, fut).await.ok()
 }
@@ -24,8 +24,9 @@ pub(crate) async fn timeout<F: Future>(limit: Duration, fut: F) -> Option<F::Out
     }
 }
 
-/// Without a timer (wasm32 outside a Worker) nothing can time out.
-#[cfg(all(target_arch = "wasm32", not(feature = "worker")))]
+/// Without a timer (no tokio, and not in a Worker) nothing can time out; no backend that
+/// needs one is built then.
+#[cfg(not(any(feature = "native", all(target_arch = "wasm32", feature = "worker"))))]
 pub(crate) async fn timeout<F: Future>(_limit: Duration, fut: F) -> Option<F::Output> {
     Some(fut.await)
 }
