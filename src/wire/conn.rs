@@ -65,10 +65,8 @@ pub(crate) enum Security {
     Tls,
     /// Upgrade when the server offers TLS, else continue in plaintext (`ssl-mode=preferred`).
     TlsIfOffered,
-    /// No TLS on this connection. `trusted` says whether the channel is private anyway (the
-    /// Worker runtime's own connection to Hyperdrive), which allows sending a password in
-    /// clear when the server asks for it.
-    Plain { trusted: bool },
+    /// No TLS on this connection.
+    Plain,
 }
 
 /// What the handshake needs besides the stream.
@@ -77,6 +75,9 @@ pub(crate) struct HandshakeOptions<'a> {
     pub(crate) password: &'a str,
     pub(crate) database: Option<&'a str>,
     pub(crate) security: Security,
+    /// Whether the channel is private even without TLS (the Worker runtime's own connection
+    /// to Hyperdrive), which allows sending a password in clear when the server asks for it.
+    pub(crate) private_channel: bool,
     /// The largest packet either side may send.
     pub(crate) max_packet: usize,
 }
@@ -179,10 +180,9 @@ impl Conn {
             Security::Tls if !offers_tls => return Err(Fault::NoTls),
             Security::Tls => true,
             Security::TlsIfOffered => offers_tls,
-            Security::Plain { .. } => false,
+            Security::Plain => false,
         };
-        let trusted_channel =
-            use_tls || matches!(options.security, Security::Plain { trusted: true });
+        let trusted_channel = use_tls || options.private_channel;
         let mut io: PacketIo<Box<dyn Stream>> = if use_tls {
             capabilities |= CapabilityFlags::CLIENT_SSL;
             let request =

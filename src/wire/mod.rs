@@ -11,3 +11,5 @@ pub(crate) mod native;
 mod pool;
 #[cfg(feature = "native")]
 mod tls;
+#[cfg(all(target_arch = "wasm32", feature = "worker"))]
+pub(crate) mod worker;

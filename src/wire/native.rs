@@ -87,7 +87,7 @@ impl Dialer for NativeDialer {
         tcp.set_nodelay(true)?;
 
         let security = match config.tls().mode() {
-            SslMode::Disabled => Security::Plain { trusted: false },
+            SslMode::Disabled => Security::Plain,
             SslMode::Preferred => Security::TlsIfOffered,
             _ => Security::Tls,
         };
@@ -96,6 +96,7 @@ impl Dialer for NativeDialer {
             password: config.password().expose(),
             database: config.database(),
             security,
+            private_channel: false,
             max_packet: config.max_allowed_packet(),
         };
         let tls = self.tls.clone();
