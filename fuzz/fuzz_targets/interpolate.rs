@@ -7,40 +7,10 @@
 use libfuzzer_sys::fuzz_target;
 use tidb_connect::{Escaping, Value, interpolate};
 
-/// How the server's lexer reads a single-quoted literal starting at `start`: the bytes, and
-/// the index just past the closing quote.
-fn read_literal(sql: &[u8], start: usize, escaping: Escaping) -> Option<(Vec<u8>, usize)> {
-    if sql.get(start) != Some(&b'\'') {
-        return None;
-    }
-    let mut out = Vec::new();
-    let mut i = start + 1;
-    loop {
-        match *sql.get(i)? {
-            b'\\' if escaping == Escaping::Backslash => {
-                out.push(match *sql.get(i + 1)? {
-                    b'0' => 0,
-                    b'n' => b'\n',
-                    b'r' => b'\r',
-                    b'Z' => 0x1a,
-                    b't' => b'\t',
-                    b'b' => 8,
-                    other => other,
-                });
-                i += 2;
-            }
-            b'\'' if sql.get(i + 1) == Some(&b'\'') => {
-                out.push(b'\'');
-                i += 2;
-            }
-            b'\'' => return Some((out, i + 1)),
-            b => {
-                out.push(b);
-                i += 1;
-            }
-        }
-    }
-}
+#[path = "../../src/sql/literal_reader.rs"]
+mod literal_reader;
+
+use literal_reader::read_literal;
 
 fuzz_target!(|data: &[u8]| {
     let Some((&selector, rest)) = data.split_first() else {
@@ -56,7 +26,8 @@ fuzz_target!(|data: &[u8]| {
     let text = String::from_utf8_lossy(rest).into_owned();
     let sql = interpolate("SELECT ? AS v", &[Value::Text(text.clone())], escaping)
         .expect("one placeholder, one parameter");
-    let (read, end) = read_literal(sql.as_bytes(), 7, escaping).expect("a closed literal");
+    let backslash_escapes = escaping == Escaping::Backslash;
+    let (read, end) = read_literal(sql.as_bytes(), 7, backslash_escapes).expect("a closed literal");
     assert_eq!(read, text.as_bytes());
     assert_eq!(&sql[end..], " AS v");
 
