@@ -60,9 +60,10 @@ pub(crate) async fn connect_hyperdrive(config: &Config, env: &Env) -> Result<Wir
         user: binding.user(),
         password: binding.password(),
         database: (!database.is_empty()).then_some(database),
-        // Hyperdrive's own endpoint is reached inside the runtime; when a local stand-in
-        // offers TLS, it is used.
-        security: Security::TlsIfOffered,
+        // Hyperdrive's endpoint is reached inside the runtime, in plaintext: it passes the
+        // origin's greeting through, which may offer TLS, but Hyperdrive itself takes no
+        // SSLRequest.
+        security: Security::Plain,
         private_channel: true,
         config: config.clone(),
     };
