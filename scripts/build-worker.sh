@@ -5,7 +5,8 @@
 #
 #   scripts/build-worker.sh
 #
-# Output: examples/worker-app/build/ (worker/shim.mjs, the .wasm and the JS glue) and
+# Output: examples/worker-app/build/ (index.js: the bundled JS entry module with the
+# wasm-bindgen glue; index_bg.wasm; worker/shim.mjs, a re-export kept for older configs) and
 # examples/worker-app/bundle-size.txt, which the README cites.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -26,11 +27,11 @@ start=$SECONDS
 (cd "$app" && "$WORKER_BUILD_BIN" --release) >&2
 log "worker-build --release took $((SECONDS - start)) s"
 
-# Every file the Worker uploads is in build/worker (the shim imports the glue and the wasm).
-out=$app/build/worker
-[[ -f $out/shim.mjs ]] || die "$out/shim.mjs was not produced"
-mapfile -t files < <(find "$out" -type f \( -name '*.mjs' -o -name '*.js' -o -name '*.wasm' \) | sort)
-((${#files[@]} > 0)) || die "no bundle files in $out"
+# worker-build 0.8.7 writes the entry module build/index.js, which imports ./index_bg.wasm;
+# build/worker/shim.mjs only re-exports it. These files are what Cloudflare receives.
+out=$app/build
+[[ -f $out/index.js && -f $out/index_bg.wasm ]] || die "$out/index.js or index_bg.wasm was not produced"
+mapfile -t files < <(find "$out" -path "$out/.tmp" -prune -o -type f \( -name '*.mjs' -o -name '*.js' -o -name '*.wasm' \) -print | sort)
 
 raw=0
 gz=0

@@ -12,7 +12,7 @@
 //! | `POST /sql` | `{"sql", "params"}` | columns and rows |
 //! | `POST /exec` | `{"sql", "params"}` | affected rows, last insert id, warnings |
 //! | `POST /batch` | `{"statements": [{"sql", "params"}, …]}` | one result per statement |
-//! | `POST /tx` | `{"statements", "isolation"?, "read_only"?, "end"?: "commit" \| "rollback"}` | one result per statement |
+//! | `POST /tx` | `{"statements", "isolation"?, "read_only"?, "end"?, "on_error"?}` | one result per statement |
 //!
 //! Values travel as tagged JSON (see [`wire`]); errors as `{"error": {…}}` with the library
 //! error's questions answered (see [`wire::error`]).
@@ -105,8 +105,12 @@ struct TxBody {
     isolation: Option<String>,
     #[serde(default)]
     read_only: bool,
-    /// How to end the transaction when every statement succeeded (default `commit`).
+    /// How to end the transaction (default `commit`).
     end: Option<String>,
+    /// On a failing statement: `rollback` and answer with its error (default), or `continue`,
+    /// putting `{"error": …}` in its place in the results (the transaction stays open after a
+    /// statement error, as on the server).
+    on_error: Option<String>,
 }
 
 async fn body<T: for<'de> Deserialize<'de>>(req: &mut Request) -> Result<T, Failure> {
@@ -175,6 +179,15 @@ async fn transaction(db: Client, body: TxBody) -> Result<Json, Failure> {
             )));
         }
     };
+    let keep_going = match body.on_error.as_deref() {
+        None | Some("rollback") => false,
+        Some("continue") => true,
+        Some(other) => {
+            return Err(Failure::bad_request(&format!(
+                "`on_error` is `rollback` or `continue`, not `{other}`"
+            )));
+        }
+    };
     let statements = body
         .statements
         .into_iter()
@@ -189,6 +202,7 @@ async fn transaction(db: Client, body: TxBody) -> Result<Json, Failure> {
     for (index, st) in statements.iter().enumerate() {
         match tx.query(&st.sql, &st.params).await {
             Ok(rs) => results.push(wire::result_set(&rs)),
+            Err(e) if keep_going => results.push(json!({ "error": wire::error("query", &e) })),
             Err(e) => {
                 // Roll back explicitly so the answer does not depend on drop order; the
                 // statement's error is the one to report.
@@ -200,13 +214,13 @@ async fn transaction(db: Client, body: TxBody) -> Result<Json, Failure> {
         }
     }
 
-    if commit {
-        tx.commit().await.map_err(|e| Failure::db("commit", e))?;
+    // A failed end still reports what the statements did.
+    let ended = if commit {
+        tx.commit().await.map_err(|e| Failure::db("commit", e))
     } else {
-        tx.rollback()
-            .await
-            .map_err(|e| Failure::db("rollback", e))?;
-    }
+        tx.rollback().await.map_err(|e| Failure::db("rollback", e))
+    };
+    ended.map_err(|f| f.with_results(&results))?;
     Ok(json!({
         "results": results,
         "ended": if commit { "commit" } else { "rollback" },

@@ -207,6 +207,14 @@ impl Failure {
         self
     }
 
+    /// Adds the results of the statements that ran before the failure.
+    pub fn with_results(mut self, results: &[Json]) -> Self {
+        if let Some(body) = self.body.as_object_mut() {
+            body.insert("results".into(), Json::Array(results.to_vec()));
+        }
+        self
+    }
+
     /// The HTTP status and JSON body.
     pub fn into_response(self) -> (u16, Json) {
         (self.status, self.body)
