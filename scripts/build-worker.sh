@@ -22,6 +22,11 @@ for var in WASM_BINDGEN_BIN ESBUILD_BIN WASM_OPT_BIN WORKER_BUILD_BIN; do
 done
 export WASM_BINDGEN_BIN ESBUILD_BIN WASM_OPT_BIN
 
+# Panic locations embed source paths: map them to fixed names, so the bundle holds no local
+# paths and its size does not depend on where the repository or cargo's cache lives.
+cargo_home=${CARGO_HOME:-$HOME/.cargo}
+export RUSTFLAGS="${RUSTFLAGS:-} --remap-path-prefix=$PWD=tidb-connect --remap-path-prefix=$cargo_home=cargo"
+
 app=examples/worker-app
 start=$SECONDS
 (cd "$app" && "$WORKER_BUILD_BIN" --release) >&2
