@@ -4,13 +4,13 @@
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
 
-import { call, database, isNotBuilt, startWorkers, withQuery } from "./harness.mjs";
+import { call, database, isNotBuilt, startWorkers, trustTestCa, withQuery } from "./harness.mjs";
 
 let run;
 
 before(async () => {
   const db = database();
-  process.env.NODE_EXTRA_CA_CERTS ??= db.ca;
+  trustTestCa(db.ca);
   run = await startWorkers({
     // The first Worker is Miniflare's entry; each Worker differs only in its environment.
     no_url: {},

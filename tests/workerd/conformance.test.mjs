@@ -1,8 +1,8 @@
 // The conformance suite (tests/conformance/mod.rs) as far as it maps onto the example Worker's
-// JSON routes, run in workerd against the TLS-only local server through two paths:
+// JSON routes, run in workerd against local servers through two paths:
 //
 // * hyperdrive: TIDB_URL=hyperdrive://HYPERDRIVE, Miniflare's Hyperdrive stand-in in front of
-//   the server (it connects to the origin with TLS, verifying the test CA);
+//   a plaintext server (see hyperdriveOrigin() in harness.mjs for why not the TLS one);
 // * direct: TIDB_URL=mysql://…@127.0.0.1:PORT/test?ssl-mode=verify_ca, StartTLS from the Worker
 //   (workerd trusts the test CA through NODE_EXTRA_CA_CERTS).
 //
@@ -16,15 +16,21 @@
 import assert from "node:assert/strict";
 import { after, describe, test } from "node:test";
 
-import { call, database, skipUnlessBuilt, startWorkers, v, withQuery } from "./harness.mjs";
+import {
+  call,
+  database,
+  hyperdriveOrigin,
+  skipUnlessBuilt,
+  startWorkers,
+  trustTestCa,
+  v,
+  withQuery,
+} from "./harness.mjs";
 
 const db = database();
-process.env.NODE_EXTRA_CA_CERTS ??= db.ca;
+trustTestCa(db.ca);
 
-const hyperdriveOrigin = withQuery(
-  db.url,
-  `ssl-mode=verify_ca&sslrootcert=${encodeURIComponent(db.ca)}`,
-);
+const origin = hyperdriveOrigin().url;
 const directUrl = withQuery(db.url, "ssl-mode=verify_ca");
 
 // Each Worker's Hyperdrive binding has its own name: Miniflare keys its local Hyperdrive proxies
@@ -33,11 +39,11 @@ const directUrl = withQuery(db.url, "ssl-mode=verify_ca");
 const run = await startWorkers({
   hyperdrive: {
     bindings: { TIDB_URL: "hyperdrive://HYPERDRIVE" },
-    hyperdrives: { HYPERDRIVE: hyperdriveOrigin },
+    hyperdrives: { HYPERDRIVE: origin },
   },
   hyperdrive_sql_mode: {
     bindings: { TIDB_URL: "hyperdrive://HYPERDRIVE_SQL_MODE?sql-mode=" },
-    hyperdrives: { HYPERDRIVE_SQL_MODE: hyperdriveOrigin },
+    hyperdrives: { HYPERDRIVE_SQL_MODE: origin },
   },
   direct: { bindings: { TIDB_URL: directUrl } },
   direct_sql_mode: { bindings: { TIDB_URL: `${directUrl}&sql-mode=` } },
@@ -487,35 +493,35 @@ for (const target of TARGETS) {
   });
 }
 
-// Both paths see the same database: rows written through one read back identically through
-// the other, values and column metadata alike.
+// The same rows written through each path read back identically through both, values and
+// column metadata alike. (The paths reach two servers of the same version; see harness.mjs.)
 test(
   "hyperdrive and direct return the same rows",
   { skip: skip.hyperdrive || skip.direct },
   async () => {
-    const direct = run.worker("direct");
-    const viaHyperdrive = run.worker("hyperdrive");
     const table = "wd_both_paths";
-    await recreate(direct, table, TYPE_COLUMNS);
-    const rows = typeRows().map((row) => row.map((c) => (c?.value?.length > 200 ? v.text("long") : c)));
-    rows[0][14] = v.bytes([1, 2, 3]);
-    rows[0][13] = v.bytes([0, 255]);
+    const rows = typeRows().map((row) =>
+      row.map((c) => (typeof c?.value === "string" && c.value.length > 200 ? null : c)),
+    );
     const placeholders = rows[0].map(() => "?").join(", ");
-    for (const row of rows) {
-      await exec(viaHyperdrive, `INSERT INTO ${table} VALUES (${placeholders})`, row);
+    const answers = {};
+    for (const name of ["direct", "hyperdrive"]) {
+      const w = run.worker(name);
+      await recreate(w, table, TYPE_COLUMNS);
+      for (const row of rows) {
+        await exec(w, `INSERT INTO ${table} VALUES (${placeholders})`, row);
+      }
+      answers[name] = [
+        await sql(w, `SELECT * FROM ${table} ORDER BY id`),
+        await sql(w, `SELECT * FROM ${table} WHERE id >= ? ORDER BY id`, [v.int(1)]),
+      ];
     }
-    for (const query of [
-      [`SELECT * FROM ${table} ORDER BY id`, []],
-      [`SELECT * FROM ${table} WHERE id >= ? ORDER BY id`, [v.int(1)]],
-    ]) {
-      const a = await sql(direct, ...query);
-      const b = await sql(viaHyperdrive, ...query);
-      assert.deepEqual(b.rows, a.rows);
-      assert.deepEqual(
-        b.columns.map((c) => [c.name, c.column_type, c.unsigned, c.binary, c.decimals]),
-        a.columns.map((c) => [c.name, c.column_type, c.unsigned, c.binary, c.decimals]),
-      );
-      assertRows(a, rows);
+    for (const [i, direct] of answers.direct.entries()) {
+      const viaHyperdrive = answers.hyperdrive[i];
+      assertRows(direct, rows);
+      assert.deepEqual(viaHyperdrive.rows, direct.rows);
+      const meta = (rs) => rs.columns.map((c) => [c.name, c.column_type, c.unsigned, c.binary, c.decimals]);
+      assert.deepEqual(meta(viaHyperdrive), meta(direct));
     }
   },
 );

@@ -1,16 +1,24 @@
 // Runs the example Worker (examples/worker-app, built by scripts/build-worker.sh) in workerd
 // through Miniflare, once per configuration, and talks to it over HTTP.
 //
-// The database is the TLS-only local server of scripts/local-tidb.sh: scripts/test-workerd.sh
-// starts it and passes TIDB_WORKERD_URL / _CA / _PORT. Run alone (`node --test` in this
-// directory), the harness starts one itself under target/local-tidb/workerd and leaves it running.
+// The databases are local servers of scripts/local-tidb.sh: a TLS-only one (direct path) and a
+// plaintext one behind the Hyperdrive binding. scripts/test-workerd.sh starts them and passes
+// TIDB_WORKERD_URL / _CA / _PORT and TIDB_WORKERD_PLAIN_URL / _PORT. Run alone (`node --test`
+// in this directory), the harness starts them itself under target/local-tidb/workerd{,-plain}
+// and leaves them running.
 
 import { execFileSync } from "node:child_process";
-import { existsSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 
-import { Miniflare } from "miniflare";
+// Miniflare is imported on first use, not here: it reads NODE_EXTRA_CA_CERTS once, when it is
+// loaded, and passes those certificates to workerd as trusted roots (see trustTestCa).
+let miniflareModule;
+export async function loadMiniflare() {
+  miniflareModule ??= await import("miniflare");
+  return miniflareModule;
+}
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 const BUILD = path.join(ROOT, "examples/worker-app/build");
@@ -30,23 +38,60 @@ function parseEnvLines(text) {
   return out;
 }
 
-/** The local TLS-only server: `{url, ca, port}`. */
-export function database() {
-  if (process.env.TIDB_WORKERD_URL) {
+function localServer(prefix, dirName, extraArgs) {
+  if (process.env[`${prefix}_URL`]) {
     return {
-      url: process.env.TIDB_WORKERD_URL,
-      ca: process.env.TIDB_WORKERD_CA,
-      port: Number(process.env.TIDB_WORKERD_PORT),
+      url: process.env[`${prefix}_URL`],
+      ca: process.env[`${prefix}_CA`],
+      port: Number(process.env[`${prefix}_PORT`]),
     };
   }
-  const dir = path.join(ROOT, "target/local-tidb/workerd");
+  const dir = path.join(ROOT, "target/local-tidb", dirName);
   const env = parseEnvLines(
-    execFileSync(path.join(ROOT, "scripts/local-tidb.sh"), ["start", "--dir", dir], {
+    execFileSync(path.join(ROOT, "scripts/local-tidb.sh"), ["start", "--dir", dir, ...extraArgs], {
       encoding: "utf8",
       stdio: ["ignore", "pipe", "inherit"],
     }),
   );
   return { url: env.TIDB_URL, ca: env.TIDB_CA, port: Number(env.TIDB_PORT) };
+}
+
+/** The local TLS-only server: `{url, ca, port}`. */
+export function database() {
+  return localServer("TIDB_WORKERD", "workerd", []);
+}
+
+/**
+ * The local plaintext server behind the Hyperdrive binding: `{url, port}`.
+ *
+ * Miniflare's Hyperdrive stand-in can reach its origin with TLS, but its TLS request carries
+ * too few capability flags for MariaDB, which then refuses every login (1251, "client does not
+ * support authentication protocol"). Real Hyperdrive does TLS to the origin itself; what the
+ * Worker sees is the same plaintext MySQL protocol either way.
+ */
+export function hyperdriveOrigin() {
+  const db = localServer("TIDB_WORKERD_PLAIN", "workerd-plain", ["--no-tls"]);
+  return { ...db, url: withQuery(db.url, "ssl-mode=disabled") };
+}
+
+/**
+ * Makes workerd trust the test CA for StartTLS. Miniflare hands the certificates of the file in
+ * NODE_EXTRA_CA_CERTS to workerd, reading it when Miniflare is loaded: call this before
+ * loadMiniflare(). A file already named there is kept, in a combined bundle.
+ */
+export function trustTestCa(ca) {
+  if (miniflareModule) throw new Error("trustTestCa() must run before Miniflare is loaded");
+  const current = process.env.NODE_EXTRA_CA_CERTS;
+  if (!current || current === ca) {
+    process.env.NODE_EXTRA_CA_CERTS = ca;
+    return;
+  }
+  const bundle = path.join(ROOT, "target/local-tidb/workerd-extra-ca.pem");
+  const existing = existsSync(current) ? readFileSync(current, "utf8") : "";
+  if (existing.includes(readFileSync(ca, "utf8").trim())) return;
+  mkdirSync(path.dirname(bundle), { recursive: true });
+  writeFileSync(bundle, `${existing.trimEnd()}\n${readFileSync(ca, "utf8")}`);
+  process.env.NODE_EXTRA_CA_CERTS = bundle;
 }
 
 /** The server's URL with its query replaced, e.g. `ssl-mode=verify_ca`. */
@@ -77,6 +122,7 @@ export async function startWorkers(configs) {
     hyperdrives: config.hyperdrives ?? {},
     serviceBindings: config.serviceBindings ?? {},
   }));
+  const { Miniflare } = await loadMiniflare();
   const mf = new Miniflare({ workers, cf: false });
   try {
     await mf.ready;
