@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite: starts the local servers the tests use, runs every test (unit,
-# conformance, TLS and fault cases, doc tests), and stops the servers again.
+# conformance, TLS and fault cases, doc tests, the Worker in workerd), and stops the servers
+# again.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -31,4 +32,7 @@ cargo test --all-targets
 cargo test --doc
 # The quickstart against the TLS-only server, as the demo runs it.
 TIDB_URL="$TIDB_TEST_MAIN_URL" cargo run --quiet --example quickstart >/dev/null
+# The example Worker in workerd (Miniflare): builds it with the pinned tools and runs
+# tests/workerd against its own TLS-only server.
+scripts/test-workerd.sh
 echo "all tests passed"
