@@ -31,4 +31,9 @@ cargo test --all-targets
 cargo test --doc
 # The quickstart against the TLS-only server, as the demo runs it.
 TIDB_URL="$TIDB_TEST_MAIN_URL" cargo run --quiet --example quickstart >/dev/null
+# The path harness: its unit tests, then a quick run of every path this build has, so it
+# cannot rot (the figures are printed, never asserted).
+cargo test --quiet -p tidb-connect-bench
+cargo run --quiet --release -p tidb-connect-bench -- --quick --url "$TIDB_TEST_MAIN_URL" \
+    --json target/tidb-connect-bench-quick.json >/dev/null
 echo "all tests passed"

@@ -31,6 +31,10 @@ pub const HYPERDRIVE_VAR: &str = "CLOUDFLARE_HYPERDRIVE_LOCAL_CONNECTION_STRING_
 /// A row of `bench_rows`, as each client decodes it.
 type Row = (i64, i32, String, String);
 
+/// The same row for sqlx, whose MySQL driver reads a column with the `utf8mb4_bin` collation
+/// (TiDB's default) as VARBINARY and refuses to decode it into `String`.
+type SqlxRow = (i64, i32, Vec<u8>, Vec<u8>);
+
 /// One way from the application to the database.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, ValueEnum, Serialize)]
 #[serde(rename_all = "kebab-case")]
@@ -164,8 +168,12 @@ pub async fn connect(kind: PathKind, target: &Target, at: Endpoint, pool: usize)
             if let Some(ca) = &target.ca {
                 ssl = ssl.with_root_certs(vec![std::path::PathBuf::from(ca).into()]);
             }
+            // min = max: mysql_async closes idle connections above `min` at once by default
+            // (inactive_connection_ttl 0), so a pool with min 0 reconnects for every
+            // operation. Everything else is mysql_async's default, including
+            // COM_RESET_CONNECTION when a connection goes back to the pool.
             let constraints =
-                mysql_async::PoolConstraints::new(0, pool).context("pool constraints")?;
+                mysql_async::PoolConstraints::new(pool, pool).context("pool constraints")?;
             let opts = mysql_async::OptsBuilder::default()
                 .ip_or_hostname(target.host.clone())
                 .tcp_port(at.port)
@@ -233,7 +241,10 @@ impl Client {
                 let mut conn = pool.get_conn().await?;
                 conn.query::<Row, _>(BIG).await?.len()
             }
-            Client::Sqlx(pool) => sqlx::query_as::<_, Row>(BIG).fetch_all(pool).await?.len(),
+            Client::Sqlx(pool) => sqlx::query_as::<_, SqlxRow>(BIG)
+                .fetch_all(pool)
+                .await?
+                .len(),
             Client::Tidb(db) => db.query(BIG, &[]).await?.decode::<Row>()?.len(),
         })
     }
@@ -296,13 +307,13 @@ async fn mysql_async_op(
 
 async fn sqlx_op(pool: &sqlx::MySqlPool, w: Workload, id: i64, lo: i64, k: i32) -> Result<usize> {
     Ok(match w {
-        Workload::PointSelect => sqlx::query_as::<_, Row>(POINT)
+        Workload::PointSelect => sqlx::query_as::<_, SqlxRow>(POINT)
             .bind(id)
             .fetch_optional(pool)
             .await?
             .iter()
             .count(),
-        Workload::Range100 => sqlx::query_as::<_, Row>(RANGE)
+        Workload::Range100 => sqlx::query_as::<_, SqlxRow>(RANGE)
             .bind(lo)
             .bind(lo + 99)
             .fetch_all(pool)
