@@ -35,5 +35,5 @@ TIDB_URL="$TIDB_TEST_MAIN_URL" cargo run --quiet --example quickstart >/dev/null
 # cannot rot (the figures are printed, never asserted).
 cargo test --quiet -p tidb-connect-bench
 cargo run --quiet --release -p tidb-connect-bench -- --quick --url "$TIDB_TEST_MAIN_URL" \
-    --json target/tidb-connect-bench-quick.json >/dev/null
+    --json target/tidb-connect-bench-quick.json
 echo "all tests passed"
