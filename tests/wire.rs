@@ -256,3 +256,29 @@ async fn hyperdrive_without_its_variable_names_it() {
         "{e}"
     );
 }
+
+#[tokio::test]
+async fn a_dropped_query_never_leaves_its_answer_to_the_next_one() {
+    // Pool of one: the next query gets the same slot. The abandoned answer (the sleep's row)
+    // is still on that connection's wire, so the connection must be replaced, not reused.
+    for url in [
+        wire_url(&common::with_params(
+            &common::main_server().url,
+            "pool-size=1",
+        )),
+        hyperdrive_url(&common::with_params(
+            &common::main_server().url,
+            "pool-size=1",
+        )),
+    ] {
+        let db = connect(&url).await;
+        let slow = db.query("SELECT SLEEP(1), 'stale'", &[]);
+        assert!(
+            tokio::time::timeout(std::time::Duration::from_millis(200), slow)
+                .await
+                .is_err()
+        );
+        let rs = db.query("SELECT 'fresh'", &[]).await.unwrap();
+        assert_eq!(rs.rows[0].get(0), Some(&Value::from("fresh")), "{url}");
+    }
+}

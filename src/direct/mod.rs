@@ -156,7 +156,8 @@ fn adjustment(e: &CheckoutError, config: &Config, current: &opts::Adjust) -> Opt
     }
 }
 
-// FIXME(#3): verify the chain alone in our own TLS step instead of learning a name.
+// mysql_async cannot check the chain alone with current rustls (the wire client, `client=wire`,
+// can: it has its own verifier), so the first connection learns a name instead.
 /// The first DNS name of a certificate that failed only the name check. rustls checks the
 /// chain before the name, so this error means the chain is trusted.
 fn presented_dns_name(e: &mysql_async::Error) -> Option<String> {

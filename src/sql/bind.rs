@@ -182,6 +182,7 @@ fn push_quoted(out: &mut String, s: &str, escaping: Escaping) {
 mod tests {
     use super::Escaping::{Backslash, NoBackslash};
     use super::*;
+    use crate::sql::literal_reader::read_literal;
     use crate::value::{Date, DateTime, Time};
 
     fn bind(sql: &str, params: &[Value], escaping: Escaping) -> String {
@@ -342,39 +343,6 @@ mod tests {
         assert!(!format!("{err} {err:?}").contains(secret));
     }
 
-    /// How the server's lexer reads a single-quoted literal back (the reference the property
-    /// tests hold the writer to): returns the bytes and where the literal ends.
-    fn read_literal(sql: &[u8], start: usize, escaping: Escaping) -> (Vec<u8>, usize) {
-        assert_eq!(sql[start], b'\'');
-        let mut out = Vec::new();
-        let mut i = start + 1;
-        loop {
-            match sql[i] {
-                b'\\' if escaping == Backslash => {
-                    out.push(match sql[i + 1] {
-                        b'0' => 0,
-                        b'n' => b'\n',
-                        b'r' => b'\r',
-                        b'Z' => 0x1a,
-                        b't' => b'\t',
-                        b'b' => 8,
-                        other => other,
-                    });
-                    i += 2;
-                }
-                b'\'' if sql.get(i + 1) == Some(&b'\'') => {
-                    out.push(b'\'');
-                    i += 2;
-                }
-                b'\'' => return (out, i + 1),
-                b => {
-                    out.push(b);
-                    i += 1;
-                }
-            }
-        }
-    }
-
     proptest::proptest! {
         #[test]
         fn any_string_is_one_literal_that_reads_back(s in ".*", raw in proptest::collection::vec(proptest::num::u8::ANY, 0..64)) {
@@ -383,7 +351,7 @@ mod tests {
             for text in [s.as_str(), special.as_str()] {
                 for escaping in [Backslash, NoBackslash] {
                     let sql = bind("SELECT ? , ?", &[Value::from(text), Value::Int(7)], escaping);
-                    let (read, end) = read_literal(sql.as_bytes(), 7, escaping);
+                    let (read, end) = read_literal(sql.as_bytes(), 7, escaping.backslash_escapes()).unwrap();
                     proptest::prop_assert_eq!(read, text.as_bytes());
                     proptest::prop_assert_eq!(&sql[end..], " , 7");
                     // The scanner agrees: the statement is code, one literal, code.

@@ -16,6 +16,8 @@ enum Token {
 }
 
 pub mod bind;
+#[cfg(test)]
+mod literal_reader;
 
 /// Walks `sql`, yielding each token with the index where it starts; `backslash_escapes` says whether a backslash escapes the next character in
 /// quotes (MySQL's default) or is an ordinary character (`NO_BACKSLASH_ESCAPES`).

@@ -103,6 +103,9 @@ pub(crate) struct Conn {
     statements: HashMap<String, (Prepared, u64)>,
     uses: u64,
     broken: bool,
+    /// Set while a command's answer is still being read: a caller that drops the future
+    /// mid-way leaves the rest of the answer on the wire, so the connection must not be reused.
+    busy: bool,
 }
 
 impl std::fmt::Debug for Conn {
@@ -234,6 +237,7 @@ impl Conn {
             statements: HashMap::new(),
             uses: 0,
             broken: false,
+            busy: false,
         })
     }
 
@@ -260,19 +264,39 @@ impl Conn {
         )
     }
 
-    /// Whether an earlier fault left the connection unusable.
+    /// Whether an earlier fault, or an answer left half read, made the connection unusable.
     pub(crate) fn is_broken(&self) -> bool {
-        self.broken
+        self.broken || self.busy
     }
 
     /// Whether the connection can take another command: not broken by an earlier fault,
     /// and not closed by the server while idle.
     pub(crate) fn is_usable(&mut self) -> bool {
-        !self.broken && !self.io.is_broken_now()
+        !self.is_broken() && !self.io.is_broken_now()
     }
 
     /// Runs SQL text (COM_QUERY) and reads every result.
     pub(crate) async fn query(&mut self, sql: &str) -> FaultResult<Results> {
+        self.busy = true;
+        let results = self.text_query(sql).await;
+        self.busy = false;
+        results
+    }
+
+    /// Prepares (or reuses) `sql` and executes it with `params` (binary protocol).
+    pub(crate) async fn execute(
+        &mut self,
+        sql: &str,
+        params: &[Value],
+        cache_size: usize,
+    ) -> FaultResult<Results> {
+        self.busy = true;
+        let results = self.prepare_and_execute(sql, params, cache_size).await;
+        self.busy = false;
+        results
+    }
+
+    async fn text_query(&mut self, sql: &str) -> FaultResult<Results> {
         let mut command = Vec::with_capacity(sql.len() + 1);
         command.push(COM_QUERY);
         command.extend_from_slice(sql.as_bytes());
@@ -280,8 +304,7 @@ impl Conn {
         self.read_results::<Text>().await
     }
 
-    /// Prepares (or reuses) `sql` and executes it with `params` (binary protocol).
-    pub(crate) async fn execute(
+    async fn prepare_and_execute(
         &mut self,
         sql: &str,
         params: &[Value],
@@ -328,7 +351,7 @@ impl Conn {
 
     /// Closes the connection politely (COM_QUIT), ignoring a peer that is gone.
     pub(crate) async fn quit(mut self) {
-        if !self.broken {
+        if !self.is_broken() {
             let _ = self.command(&[COM_QUIT]).await;
         }
         self.io.shutdown().await;
