@@ -35,4 +35,9 @@ TIDB_URL="$TIDB_TEST_MAIN_URL" cargo run --quiet --example quickstart >/dev/null
 # The example Worker in workerd (Miniflare): builds it with the pinned tools and runs
 # tests/workerd against its own TLS-only server.
 scripts/test-workerd.sh
+# The path harness: its unit tests, then a quick run of every path this build has, so it
+# cannot rot (the figures are printed, never asserted).
+cargo test --quiet -p tidb-connect-bench
+cargo run --quiet --release -p tidb-connect-bench -- --quick --url "$TIDB_TEST_MAIN_URL" \
+    --json target/tidb-connect-bench-quick.json
 echo "all tests passed"

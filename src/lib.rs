@@ -93,6 +93,13 @@ mod wire;
 #[cfg(all(feature = "worker", target_arch = "wasm32"))]
 pub mod workers;
 
+/// Internal decoders for the crate's own benches; not part of the API and not stable.
+#[cfg(feature = "bench-internals")]
+#[doc(hidden)]
+pub mod __bench {
+    pub use crate::protocol::decode::bench::{Columns, binary_rows, columns, text_rows};
+}
+
 #[cfg(all(feature = "native", target_arch = "wasm32"))]
 compile_error!(
     "feature `native` (tokio, mysql_async) does not build for wasm32: use \

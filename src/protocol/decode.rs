@@ -171,6 +171,80 @@ pub(crate) fn param(v: &Value) -> Result<WireValue> {
     })
 }
 
+/// Whole-row decoding as the wire client (text protocol) and the direct backend (binary
+/// protocol, through mysql_async) do it: mysql_common parses the packet, then [`value`] turns
+/// each cell into a [`Value`]. For the crate's Criterion benches only.
+#[cfg(feature = "bench-internals")]
+pub mod bench {
+    use std::sync::Arc;
+
+    use mysql_common::io::ParseBuf;
+    use mysql_common::packets::Column as WireColumn;
+    use mysql_common::proto::{Binary, Text};
+    use mysql_common::row::{Row as WireRow, RowDeserializer};
+    use mysql_common::value::ServerSide;
+
+    use crate::error::{Error, Result};
+    use crate::value::{Column, Row};
+
+    /// Column definitions parsed from their packets, in both models.
+    pub struct Columns {
+        wire: Arc<[WireColumn]>,
+        ours: Arc<[Column]>,
+    }
+
+    /// Parses column-definition packets.
+    pub fn columns(packets: &[Vec<u8>]) -> Result<Columns> {
+        let wire: Vec<WireColumn> = packets
+            .iter()
+            .map(|p| ParseBuf(p).parse(()))
+            .collect::<std::io::Result<_>>()
+            .map_err(|_| Error::decode(None, "a malformed column definition"))?;
+        let ours: Arc<[Column]> = wire.iter().map(super::column).collect();
+        Ok(Columns {
+            wire: wire.into(),
+            ours,
+        })
+    }
+
+    /// Decodes text-protocol row packets (the Hyperdrive path and `client=wire` queries
+    /// without parameters).
+    pub fn text_rows(columns: &Columns, packets: &[Vec<u8>]) -> Result<Vec<Row>> {
+        packets
+            .iter()
+            .map(|p| {
+                let row: RowDeserializer<(), Text> = ParseBuf(p)
+                    .parse(columns.wire.clone())
+                    .map_err(|_| Error::decode(None, "a malformed row"))?;
+                convert(columns, WireRow::from(row))
+            })
+            .collect()
+    }
+
+    /// Decodes binary-protocol row packets (prepared statements on the direct path).
+    pub fn binary_rows(columns: &Columns, packets: &[Vec<u8>]) -> Result<Vec<Row>> {
+        packets
+            .iter()
+            .map(|p| {
+                let row: RowDeserializer<ServerSide, Binary> = ParseBuf(p)
+                    .parse(columns.wire.clone())
+                    .map_err(|_| Error::decode(None, "a malformed row"))?;
+                convert(columns, WireRow::from(row))
+            })
+            .collect()
+    }
+
+    fn convert(columns: &Columns, row: WireRow) -> Result<Row> {
+        let values = row
+            .unwrap()
+            .into_iter()
+            .zip(columns.ours.iter())
+            .map(|(v, c)| super::value(c, v))
+            .collect::<Result<Vec<_>>>()?;
+        Ok(Row::new(columns.ours.clone(), values))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
