@@ -84,6 +84,9 @@ mod version;
 #[cfg(feature = "native")]
 mod direct;
 mod protocol;
+pub mod relay;
+#[cfg(feature = "relay-server")]
+pub mod relay_server;
 #[cfg(all(feature = "worker", target_arch = "wasm32"))]
 pub mod workers;
 
@@ -107,6 +110,7 @@ pub use connector::{
 #[cfg(feature = "native")]
 pub use direct::DirectConnector;
 pub use error::{Error, Result, ServerError, codes};
+pub use relay::RelayConnector;
 pub use value::{
     BINARY_CHARSET, Column, ColumnFlags, ColumnIndex, ColumnType, Date, DateTime, Decimal,
     ExecResult, ResultSet, Row, Time, Value,
@@ -171,8 +175,14 @@ pub async fn connect(config: &Config) -> Result<Client> {
                  relay+https://host of the relay",
             ))
         }
+        #[cfg(feature = "native")]
+        Backend::Relay => Ok(Client::from_connector(
+            RelayConnector::connect(config).await?,
+        )),
+        #[cfg(not(feature = "native"))]
         Backend::Relay => Err(Error::not_built(
-            "relay+https:// and relay+http:// need the relay backend, which is not in this \
+            "relay+https:// and relay+http:// need an http transport: enable feature `native` \
+             (tokio targets); in a Worker (feature `worker`) the fetch transport is not in this \
              release yet",
         )),
     }
