@@ -113,8 +113,14 @@ mod native {
                 .gzip(true);
             let scheme = if https { "https" } else { "http" };
             let mut host = config.host().to_owned();
+            // reqwest builds a TLS client even for plain HTTP; give it ours (ring), so no
+            // process-wide crypto provider is needed.
+            builder = builder.tls_backend_preconfigured(if https {
+                tls_config(config)?
+            } else {
+                rustls_config(webpki_roots())?
+            });
             if https {
-                builder = builder.tls_backend_preconfigured(tls_config(config)?);
                 // Verify (and send as SNI) another name than the address: connect to the
                 // configured host, name the other one in the URL.
                 if let Some(name) = config.tls().server_name() {
@@ -183,8 +189,18 @@ mod native {
                     )));
                 }
             }
-            None => roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned()),
+            None => roots = webpki_roots(),
         }
+        rustls_config(roots)
+    }
+
+    fn webpki_roots() -> rustls::RootCertStore {
+        let mut roots = rustls::RootCertStore::empty();
+        roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+        roots
+    }
+
+    fn rustls_config(roots: rustls::RootCertStore) -> Result<rustls::ClientConfig> {
         let provider = Arc::new(rustls::crypto::ring::default_provider());
         let mut cfg = rustls::ClientConfig::builder_with_provider(provider)
             .with_protocol_versions(&[&rustls::version::TLS12, &rustls::version::TLS13])

@@ -9,6 +9,8 @@
 #![allow(dead_code)]
 
 pub mod proxy;
+#[cfg(feature = "relay-server")]
+pub mod relay;
 pub mod stall;
 
 use std::path::PathBuf;
