@@ -133,3 +133,9 @@ pub fn set_param(url: &str, key: &str, value: &str) -> String {
     parts.push(format!("{key}={value}"));
     format!("{base}?{}", parts.join("&"))
 }
+
+/// A direct client to the main server, for setup and inspection.
+pub async fn conformance_admin() -> tidb_connect::Client {
+    let config = tidb_connect::Config::parse(&main_server().url).unwrap();
+    tidb_connect::connect(&config).await.unwrap()
+}
