@@ -342,10 +342,18 @@ pub fn type_name(col: &Column) -> &'static str {
             T::TinyBlob => 0,
             T::MediumBlob => 2,
             T::LongBlob => 3,
-            _ => match col.length {
+            // The length is in bytes: characters times up to 4 for text. The sizes are 256
+            // times apart, so the text bounds hold for every character width from 1 to 4.
+            _ if binary => match col.length {
                 0..=255 => 0,
                 256..=65_535 => 1,
                 65_536..=16_777_215 => 2,
+                _ => 3,
+            },
+            _ => match col.length {
+                0..=1_020 => 0,
+                1_021..=262_140 => 1,
+                262_141..=67_108_860 => 2,
                 _ => 3,
             },
         };
@@ -1075,7 +1083,11 @@ mod tests {
             (col(ColumnType::Tiny, 0, 63, 4), "TINYINT"),
             (col(ColumnType::VarString, 0, 63, 300), "VARBINARY"),
             (col(ColumnType::VarString, 0, 46, 400), "VARCHAR"),
-            (col(ColumnType::Blob, 0, 46, 16_777_215), "MEDIUMTEXT"),
+            (col(ColumnType::Blob, 0, 46, 67_108_860), "MEDIUMTEXT"),
+            (col(ColumnType::Blob, 0, 46, 1_020), "TINYTEXT"),
+            (col(ColumnType::Blob, 0, 46, 262_140), "TEXT"),
+            (col(ColumnType::Blob, 0, 8, 65_535), "TEXT"),
+            (col(ColumnType::Blob, 0, 46, 4_294_967_295), "LONGTEXT"),
             (col(ColumnType::Blob, 0, 63, 4_294_967_295), "LONGBLOB"),
             (col(ColumnType::Blob, 0, 63, 65_535), "BLOB"),
             (col(ColumnType::String, ENUM_FLAG, 46, 4), "ENUM"),
