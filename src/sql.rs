@@ -154,6 +154,7 @@ pub(crate) fn starts_transaction(sql: &str) -> bool {
 /// Every word of code, upper-cased, in order, skipping literals and comments; words that
 /// only one reading of backslashes in quotes sees as code are included too, so a literal
 /// cannot hide a keyword from a check that looks for it.
+#[cfg(feature = "relay-server")]
 pub(crate) fn code_words(sql: &str) -> Vec<String> {
     let read = |escapes| {
         let mut words = Vec::new();

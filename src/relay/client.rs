@@ -82,9 +82,13 @@ impl RelayConnector {
     /// Connects over any [`Transport`] (the Workers backends pass a `fetch`-based one). Asks
     /// the server for its capabilities, which also checks the credentials.
     ///
+    /// On wasm32 the transport holds JavaScript handles, which are neither `Send` nor `Sync`;
+    /// the `Arc` is then only shared within the one thread a Worker has.
+    ///
     /// # Errors
     ///
     /// Connect errors from the transport; access denied (1045) for wrong credentials.
+    #[cfg_attr(target_arch = "wasm32", allow(clippy::arc_with_non_send_sync))]
     pub async fn with_transport(
         config: &Config,
         transport: Box<dyn Transport>,
