@@ -217,6 +217,7 @@ pub struct Config {
     statement_cache_size: usize,
     slow_statement_threshold: Option<Duration>,
     max_allowed_packet: usize,
+    wire_client: bool,
 }
 
 impl Config {
@@ -348,6 +349,12 @@ impl Config {
     /// Session `sql_mode` set on every connection, if configured.
     pub fn sql_mode(&self) -> Option<&str> {
         self.sql_mode.as_deref()
+    }
+
+    /// Whether `mysql://` runs on the crate's own wire client natively (URL parameter
+    /// `client=wire`), the client that Workers always use, instead of mysql_async.
+    pub fn wire_client(&self) -> bool {
+        self.wire_client
     }
 
     /// Prepared statements cached per connection.
@@ -563,6 +570,7 @@ pub struct ConfigBuilder {
     statement_cache_size: usize,
     slow_statement_threshold: Option<Duration>,
     max_allowed_packet: usize,
+    wire_client: bool,
 }
 
 impl fmt::Debug for ConfigBuilder {
@@ -600,6 +608,7 @@ impl ConfigBuilder {
             statement_cache_size: DEFAULT_STMT_CACHE,
             slow_statement_threshold: None,
             max_allowed_packet: DEFAULT_MAX_ALLOWED_PACKET,
+            wire_client: false,
         }
     }
 
@@ -699,6 +708,12 @@ impl ConfigBuilder {
     /// Session `sql_mode` (default: the server's).
     pub fn sql_mode(mut self, mode: impl Into<String>) -> Self {
         self.sql_mode = Some(mode.into());
+        self
+    }
+
+    /// Runs `mysql://` on the crate's own wire client natively (as in Workers).
+    pub fn wire_client(mut self, wire: bool) -> Self {
+        self.wire_client = wire;
         self
     }
 
@@ -876,6 +891,7 @@ impl ConfigBuilder {
             statement_cache_size: self.statement_cache_size,
             slow_statement_threshold: self.slow_statement_threshold,
             max_allowed_packet: self.max_allowed_packet,
+            wire_client: self.wire_client,
         })
     }
 
@@ -1145,6 +1161,7 @@ const ACCEPTED: &[&str] = &[
     "sql-mode",
     "charset",
     "statement-cache-size",
+    "client",
     "slow-statement-threshold",
     "max-allowed-packet",
 ];
@@ -1417,6 +1434,18 @@ fn apply_param(b: &mut ConfigBuilder, key: &str, norm: &str, value: &str) -> Res
             }
         }
         "statementcachesize" | "stmtcachesize" => b.statement_cache_size = parse_count(key, value)?,
+        "client" => {
+            b.wire_client = match normalize(value).as_str() {
+                "wire" => true,
+                "mysqlasync" => false,
+                _ => {
+                    return Err(Error::config(format!(
+                        "`{spelling}`: client takes wire (the crate's own client, as in \
+                         Workers) or mysql_async (the native default)"
+                    )));
+                }
+            }
+        }
         "slowstatementthreshold" => b.slow_statement_threshold = Some(parse_duration(key, value)?),
         "maxallowedpacket" => b.max_allowed_packet = parse_size(key, value)?,
         // Part of a password cut off by an unencoded `?` looks like an unknown parameter.

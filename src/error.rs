@@ -246,6 +246,23 @@ impl Error {
         self.batch_cause()
     }
 
+    /// "the statement has 2 placeholders but 1 parameter was given".
+    pub(crate) fn params_mismatch(placeholders: usize, given: usize) -> Self {
+        let plural = |n: usize, noun: &str| {
+            if n == 1 {
+                format!("1 {noun}")
+            } else {
+                format!("{n} {noun}s")
+            }
+        };
+        Error::usage(format!(
+            "the statement has {} but {} {} given",
+            plural(placeholders, "placeholder"),
+            plural(given, "parameter"),
+            if given == 1 { "was" } else { "were" }
+        ))
+    }
+
     pub(crate) fn batch(index: usize, cause: Error) -> Self {
         Self::new(Kind::Batch { index }).with_source(cause)
     }

@@ -72,6 +72,9 @@
 #![forbid(unsafe_code)]
 // Without a backend compiled in, the plumbing the backends share is unused.
 #![cfg_attr(not(feature = "native"), allow(dead_code))]
+// A Worker runs on one thread: its JavaScript handles are neither Send nor Sync, and `Arc`
+// keeps one code path for both targets.
+#![cfg_attr(target_arch = "wasm32", allow(clippy::arc_with_non_send_sync))]
 
 mod config;
 mod connector;
@@ -87,6 +90,9 @@ mod protocol;
 pub mod relay;
 #[cfg(feature = "relay-server")]
 pub mod relay_server;
+mod rt;
+mod session;
+mod wire;
 #[cfg(all(feature = "worker", target_arch = "wasm32"))]
 pub mod workers;
 
@@ -111,6 +117,7 @@ pub use connector::{
 pub use direct::DirectConnector;
 pub use error::{Error, Result, ServerError, codes};
 pub use relay::RelayConnector;
+pub use sql::bind::{Escaping, interpolate};
 pub use value::{
     BINARY_CHARSET, Column, ColumnFlags, ColumnIndex, ColumnType, Date, DateTime, Decimal,
     ExecResult, ResultSet, Row, Time, Value,
@@ -152,21 +159,22 @@ impl Client {
 pub async fn connect(config: &Config) -> Result<Client> {
     match config.backend() {
         #[cfg(feature = "native")]
+        Backend::Direct if config.wire_client() => Ok(Client::from_connector(
+            wire::native::connect_direct(config).await?,
+        )),
+        #[cfg(feature = "native")]
         Backend::Direct => Ok(Client::from_connector(
             DirectConnector::connect(config).await?,
         )),
-        #[cfg(not(feature = "native"))]
-        Backend::Direct => Err(Error::not_built(
-            "mysql:// needs the direct backend: enable feature `native` (tokio targets); the \
-             Workers direct backend (feature `worker`) is not in this release yet",
+        #[cfg(feature = "native")]
+        Backend::Hyperdrive => Ok(Client::from_connector(
+            wire::native::connect_hyperdrive(config).await?,
         )),
-        Backend::Hyperdrive => Err(Error::not_built(format!(
-            "hyperdrive://{} needs the hyperdrive backend, which is not in this release yet (it \
-             will run in a Worker with feature `worker`, and natively from \
-             CLOUDFLARE_HYPERDRIVE_LOCAL_CONNECTION_STRING_{}); use the database's mysql:// \
-             url meanwhile",
-            config.host(),
-            config.host()
+        #[cfg(not(feature = "native"))]
+        Backend::Direct | Backend::Hyperdrive => Err(Error::not_built(format!(
+            "{}:// needs a socket: enable feature `native` on tokio targets; in a Cloudflare \
+             Worker (feature `worker`) connect with tidb_connect::workers::connect(&env)",
+            config.backend().name()
         ))),
         Backend::Relay if config.relay_transport() == Some(RelayTransport::Vpc) => {
             Err(Error::not_built(

@@ -5,7 +5,7 @@
 //! names (`hyperdrive://NAME`, `relay+vpc://…@NAME/db`) come from the same environment.
 
 use crate::Client;
-use crate::config::Config;
+use crate::config::{Backend, Config};
 use crate::error::{Error, Result};
 
 /// The variable (or secret) that holds the connection URL.
@@ -38,11 +38,16 @@ pub async fn connect(env: &worker::Env) -> Result<Client> {
 /// A configuration error when a named binding is missing; otherwise the backend's connect
 /// errors.
 pub async fn connect_with(config: &Config, env: &worker::Env) -> Result<Client> {
-    let _ = env;
-    // TODO(#3): the wire client over worker::Socket (direct and Hyperdrive).
-    // TODO(#4): the relay client through a Fetcher binding or the global fetch.
-    Err(Error::not_built(format!(
-        "the {} backend does not run in a Worker in this build yet",
-        config.backend().name()
-    )))
+    match config.backend() {
+        Backend::Direct => Ok(Client::from_connector(
+            crate::wire::worker::connect_direct(config).await?,
+        )),
+        Backend::Hyperdrive => Ok(Client::from_connector(
+            crate::wire::worker::connect_hyperdrive(config, env).await?,
+        )),
+        // TODO(#4): the relay client through a Fetcher binding or the global fetch.
+        Backend::Relay => Err(Error::not_built(
+            "the relay backend does not run in a Worker in this build yet",
+        )),
+    }
 }

@@ -6,33 +6,7 @@ use mysql_async::{DriverError, IoError};
 
 use crate::config::Config;
 use crate::error::{Error, ServerError};
-
-/// What was happening when an error occurred; decides what a broken connection means.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum Step {
-    /// Opening a connection or checking one out of the pool.
-    Connect,
-    /// A statement outside a transaction.
-    Statement,
-    /// A statement of this many bytes outside a transaction: big enough that a server's
-    /// `max_allowed_packet` is the likely reason for a dropped connection.
-    LargeStatement(usize),
-    /// A statement inside an interactive transaction.
-    InTransaction,
-    /// COMMIT of an interactive transaction.
-    Commit,
-    /// A statement of a batch: the batch is rolled back as a whole on error, so a conflict
-    /// there can be retried by running the batch again.
-    InBatch,
-    /// COMMIT of a batch.
-    BatchCommit,
-}
-
-impl Step {
-    fn in_transaction(self) -> bool {
-        matches!(self, Step::InTransaction | Step::Commit)
-    }
-}
+use crate::session::Step;
 
 pub(super) fn map(e: mysql_async::Error, step: Step, config: &Config) -> Error {
     let err = match e {
@@ -60,10 +34,10 @@ pub(super) fn map(e: mysql_async::Error, step: Step, config: &Config) -> Error {
                 config.port(),
                 config.tls().mode()
             )),
-            DriverError::ConnectionClosed => lost(step),
+            DriverError::ConnectionClosed => step.lost(),
             DriverError::PoolDisconnected => Error::usage("the connector was closed"),
             DriverError::StmtParamsMismatch { required, supplied } => {
-                params_mismatch(usize::from(required), supplied)
+                Error::params_mismatch(usize::from(required), supplied)
             }
             DriverError::UnknownAuthPlugin { name } => Error::unsupported(
                 "direct",
@@ -74,45 +48,10 @@ pub(super) fn map(e: mysql_async::Error, step: Step, config: &Config) -> Error {
         mysql_async::Error::Url(u) => Error::config(u.to_string()),
         mysql_async::Error::Other(o) => Error::protocol(o.to_string()),
     };
-    if step.in_transaction() {
-        err.in_transaction()
-    } else {
-        err
-    }
+    step.tag(err)
 }
 
-/// "the statement has 2 placeholders but 1 parameter was given".
-pub(super) fn params_mismatch(placeholders: usize, given: usize) -> Error {
-    let plural = |n: usize, noun: &str| {
-        if n == 1 {
-            format!("1 {noun}")
-        } else {
-            format!("{n} {noun}s")
-        }
-    };
-    Error::usage(format!(
-        "the statement has {} but {} {} given",
-        plural(placeholders, "placeholder"),
-        plural(given, "parameter"),
-        if given == 1 { "was" } else { "were" }
-    ))
-}
-
-fn lost(step: Step) -> Error {
-    match step {
-        Step::Connect => Error::connect("connection closed during handshake"),
-        Step::Statement => Error::connection_lost("a statement"),
-        Step::LargeStatement(size) => Error::connection_lost(format!(
-            "a statement of {size} bytes, which may exceed the server's max_allowed_packet (set \
-             max-allowed-packet in the url to the server's value to refuse such statements \
-             before sending)"
-        )),
-        Step::InTransaction | Step::InBatch => Error::lost_in_transaction(),
-        Step::Commit | Step::BatchCommit => Error::outcome_unknown(),
-    }
-}
-
-fn io_error(io: io::Error, step: Step, config: &Config) -> Error {
+pub(crate) fn io_error(io: io::Error, step: Step, config: &Config) -> Error {
     let target = format!("{}:{}", config.host(), config.port());
     match (step, io.kind()) {
         // tokio-rustls reports TLS alerts and certificate failures as InvalidData.
@@ -140,7 +79,7 @@ fn io_error(io: io::Error, step: Step, config: &Config) -> Error {
              reachable"
         ))
         .with_source(io),
-        (step, _) => lost(step).with_source(io),
+        (step, _) => step.lost().with_source(io),
     }
 }
 
@@ -211,19 +150,5 @@ mod tests {
         let local = Config::parse("mysql://root:pw@127.0.0.1:4000/test").unwrap();
         let e = map(server_error(), Step::Connect, &local);
         assert!(!e.to_string().contains("hint:"), "{e}");
-    }
-
-    #[test]
-    fn broken_connections_are_named_by_step() {
-        let config = Config::parse("mysql://u:p@127.0.0.1/x").unwrap();
-        let io =
-            || mysql_async::Error::Io(IoError::Io(io::Error::from(io::ErrorKind::UnexpectedEof)));
-        assert!(map(io(), Step::Connect, &config).is_retryable());
-        let e = map(io(), Step::Statement, &config);
-        assert!(e.is_connection_lost() && !e.is_retryable());
-        assert!(map(io(), Step::InTransaction, &config).is_lost_in_transaction());
-        assert!(map(io(), Step::Commit, &config).is_outcome_unknown());
-        let e = map(io(), Step::LargeStatement(5 << 20), &config);
-        assert!(e.to_string().contains("max_allowed_packet"), "{e}");
     }
 }

@@ -5,7 +5,7 @@
 //! one round trip each. Every checkout checks that the pooled socket is still open, and
 //! connections older than `max-lifetime` are replaced.
 
-mod errors;
+pub(crate) mod errors;
 mod opts;
 
 use std::sync::Arc;
@@ -18,13 +18,12 @@ use mysql_async::{Conn, Params, Pool, QueryResult};
 use tokio::sync::OnceCell;
 
 use crate::config::{Backend, Config, SslMode};
-use crate::connector::{Connector, Statement, Transaction, TransactionBackend, TxOptions};
+use crate::connector::{Connector, Statement, Transaction, TxOptions};
 use crate::error::{Error, Result};
 use crate::protocol::decode;
+use crate::session::{self, SessionConn, Step, abbreviate};
 use crate::value::{Column, ResultSet, Row, Value};
 use crate::version::ServerVersion;
-
-use errors::Step;
 
 const BACKEND: &str = "direct";
 
@@ -149,7 +148,11 @@ impl Pinned {
         let conn = self.conn.as_mut().ok_or_else(|| {
             Error::connection_lost("an earlier statement of this session; open a new one")
         })?;
-        let in_transaction = still_in_transaction(conn) && conn.last_ok_packet().is_some();
+        // A break inside a transaction the client opened on this connection loses it.
+        let in_transaction = conn.last_ok_packet().is_some_and(|ok| {
+            ok.status_flags()
+                .contains(mysql_common::constants::StatusFlags::SERVER_STATUS_IN_TRANS)
+        });
         let result = run_one(conn, sql, params, Step::Statement, &self.shared.config).await;
         match result {
             Err(e) if e.is_connection_lost() => {
@@ -200,7 +203,8 @@ fn adjustment(e: &CheckoutError, config: &Config, current: &opts::Adjust) -> Opt
     }
 }
 
-// FIXME(#3): verify the chain alone in our own TLS step instead of learning a name.
+// mysql_async cannot check the chain alone with current rustls (the wire client, `client=wire`,
+// can: it has its own verifier), so the first connection learns a name instead.
 /// The first DNS name of a certificate that failed only the name check. rustls checks the
 /// chain before the name, so this error means the chain is trusted.
 fn presented_dns_name(e: &mysql_async::Error) -> Option<String> {
@@ -223,6 +227,11 @@ fn presented_dns_name(e: &mysql_async::Error) -> Option<String> {
 /// Reports an unusable `ssl-ca` as a configuration error here, rather than as a retryable
 /// connect failure or a certificate error that blames the server.
 fn check_ca_file(ca: &std::path::Path) -> Result<()> {
+    read_ca_file(ca).map(drop)
+}
+
+/// Reads an `ssl-ca` file that holds a certificate (PEM, or one DER certificate).
+pub(crate) fn read_ca_file(ca: &std::path::Path) -> Result<Vec<u8>> {
     use std::io::Read;
 
     // CA bundles are kilobytes; the cap keeps a wrong path (a device, a huge file) harmless.
@@ -236,7 +245,7 @@ fn check_ca_file(ca: &std::path::Path) -> Result<()> {
         .map_err(unreadable)?;
     let marker = b"-----BEGIN CERTIFICATE-----";
     let pem = data.windows(marker.len()).any(|w| w == marker);
-    // A DER certificate is one ASN.1 SEQUENCE; mysql_async reads DER when PEM is absent.
+    // A DER certificate is one ASN.1 SEQUENCE.
     let der = data.len() > 64 && data[0] == 0x30;
     if !pem && !der {
         return Err(Error::config(format!(
@@ -244,10 +253,10 @@ fn check_ca_file(ca: &std::path::Path) -> Result<()> {
             ca.display()
         )));
     }
-    Ok(())
+    Ok(data)
 }
 
-fn warn_if_insecure(config: &Config) {
+pub(crate) fn warn_if_insecure(config: &Config) {
     let tls = config.tls();
     if tls.mode() == SslMode::Disabled {
         tracing::warn!(
@@ -289,9 +298,6 @@ fn checkout_error(e: CheckoutError, config: &Config) -> Error {
     }
 }
 
-/// The most parameters one prepared statement takes (the protocol's 16-bit count).
-const MAX_PARAMS: usize = u16::MAX as usize;
-
 /// Refuses, before anything is sent, what the server would reject or misread; returns the
 /// parameters in wire form and the statement's size.
 fn check_statement(
@@ -299,35 +305,7 @@ fn check_statement(
     params: &[Value],
     config: &Config,
 ) -> Result<(Vec<mysql_async::Value>, usize)> {
-    if crate::sql::has_multiple_statements(sql) {
-        return Err(Error::unsupported(
-            BACKEND,
-            "the text holds several statements and query() runs one; send them one per call \
-             or together with batch()",
-        ));
-    }
-    // Without parameters the text protocol is used, where a `?` is a syntax error; with
-    // parameters the server's prepare step counts the placeholders exactly.
-    if params.is_empty() {
-        let placeholders = crate::sql::placeholder_count(sql);
-        if placeholders > 0 {
-            return Err(errors::params_mismatch(placeholders, 0));
-        }
-    }
-    if params.len() > MAX_PARAMS {
-        return Err(Error::usage(format!(
-            "a statement takes at most {MAX_PARAMS} parameters; split it"
-        )));
-    }
-    let size = payload_size(sql, params);
-    if size > config.max_allowed_packet() {
-        return Err(Error::usage(format!(
-            "the statement carries {size} bytes, more than max-allowed-packet ({} bytes); send \
-             smaller values, or raise max-allowed-packet in the url to the server's \
-             max_allowed_packet",
-            config.max_allowed_packet()
-        )));
-    }
+    let size = session::check_statement(sql, params, config, BACKEND)?;
     let wire = params
         .iter()
         .enumerate()
@@ -383,64 +361,12 @@ async fn run_one(
 
     let sets = match outcome {
         Ok(sets) => sets,
-        Err(Failure::Driver(e)) => {
-            // A server closes the connection on a packet above its max_allowed_packet; say so
-            // when the statement was large enough for that to be the likely cause.
-            let step = match step {
-                Step::Statement if size > LARGE_STATEMENT => Step::LargeStatement(size),
-                other => other,
-            };
-            return Err(errors::map(e, step, config));
-        }
+        // A server closes the connection on a packet above its max_allowed_packet; the
+        // sized step says so when the statement was large enough for that to be the cause.
+        Err(Failure::Driver(e)) => return Err(errors::map(e, step.sized(size), config)),
         Err(Failure::Decode(e)) => return Err(e),
     };
-    one_result(sets, sql)
-}
-
-/// Picks the one result set `query()` returns. A procedure call ends with a status result
-/// after its rows; anything else with several results held several statements that the scan
-/// before sending could not see (quoting it could not read), and they have run.
-fn one_result(mut sets: Vec<ResultSet>, sql: &str) -> Result<ResultSet> {
-    if sets.len() <= 1 {
-        return Ok(sets.pop().unwrap_or_default());
-    }
-    let with_rows = sets.iter().filter(|s| !s.columns.is_empty()).count();
-    let is_call = crate::sql::first_keyword(sql).as_deref() == Some("CALL");
-    if is_call && with_rows <= 1 {
-        let pick = sets.iter().position(|s| !s.columns.is_empty());
-        return Ok(match pick {
-            Some(i) => sets.swap_remove(i),
-            None => sets.pop().unwrap_or_default(),
-        });
-    }
-    let what = if is_call {
-        format!("the procedure returned {with_rows} result sets")
-    } else {
-        format!("the text held {} statements, which all ran", sets.len())
-    };
-    Err(Error::unsupported(
-        BACKEND,
-        format!(
-            "{what}; query() returns one result set, so send one statement per call or use batch()"
-        ),
-    ))
-}
-
-/// Statements above this size get a hint about `max_allowed_packet` when the connection breaks.
-const LARGE_STATEMENT: usize = 1024 * 1024;
-
-/// The bytes a statement puts on the wire, near enough to compare with `max_allowed_packet`.
-fn payload_size(sql: &str, params: &[Value]) -> usize {
-    let values: usize = params
-        .iter()
-        .map(|v| match v {
-            Value::Text(s) | Value::Json(s) => s.len(),
-            Value::Bytes(b) => b.len(),
-            Value::Decimal(d) => d.as_str().len(),
-            _ => 8,
-        })
-        .sum();
-    1 + sql.len() + values
+    session::one_result(sets, sql, BACKEND)
 }
 
 enum Failure {
@@ -490,18 +416,6 @@ async fn collect<P: Protocol>(
     }
 }
 
-fn abbreviate(sql: &str) -> &str {
-    const MAX: usize = 200;
-    if sql.len() <= MAX {
-        return sql;
-    }
-    let mut end = MAX;
-    while !sql.is_char_boundary(end) {
-        end -= 1;
-    }
-    &sql[..end]
-}
-
 #[async_trait]
 impl Connector for DirectConnector {
     fn backend(&self) -> Backend {
@@ -514,60 +428,11 @@ impl Connector for DirectConnector {
     }
 
     async fn batch(&self, statements: &[Statement]) -> Result<Vec<ResultSet>> {
-        let mut conn = self.conn().await?;
-        let config = &self.shared.config;
-        run_one(&mut conn, "START TRANSACTION", &[], Step::Statement, config).await?;
-
-        let mut results = Vec::with_capacity(statements.len());
-        for (index, st) in statements.iter().enumerate() {
-            if crate::sql::starts_transaction(&st.sql) {
-                let _ = run_one(&mut conn, "ROLLBACK", &[], Step::InBatch, config).await;
-                return Err(Error::batch(index, nested_begin()));
-            }
-            let outcome = run_one(&mut conn, &st.sql, &st.params, Step::InBatch, config)
-                .await
-                .and_then(|rs| {
-                    if still_in_transaction(&conn) {
-                        Ok(rs)
-                    } else {
-                        Err(ended_by_statement())
-                    }
-                });
-            match outcome {
-                Ok(rs) => results.push(rs),
-                Err(e) => {
-                    if !e.is_connection_lost() {
-                        // The server keeps the transaction open after a statement error.
-                        if run_one(&mut conn, "ROLLBACK", &[], Step::InBatch, config)
-                            .await
-                            .is_err()
-                        {
-                            // A connection that could not roll back must not be reused.
-                            let _ = conn.disconnect().await;
-                        }
-                    }
-                    return Err(Error::batch(index, e));
-                }
-            }
-        }
-
-        run_one(&mut conn, "COMMIT", &[], Step::BatchCommit, config).await?;
-        Ok(results)
+        session::batch(&mut self.session().await?, statements).await
     }
 
     async fn begin(&self, options: TxOptions) -> Result<Transaction> {
-        let mut conn = self.conn().await?;
-        for sql in options.statements() {
-            run_one(&mut conn, &sql, &[], Step::Statement, &self.shared.config).await?;
-        }
-        Ok(Transaction::new(
-            Backend::Direct,
-            Box::new(DirectTransaction {
-                conn: Some(conn),
-                shared: self.shared.clone(),
-                ended: None,
-            }),
-        ))
+        session::begin(self.session().await?, options, Backend::Direct).await
     }
 
     async fn server_version(&self) -> Result<ServerVersion> {
@@ -604,117 +469,57 @@ impl Connector for DirectConnector {
     }
 }
 
-/// An open transaction holding one pooled connection.
-struct DirectTransaction {
+/// One checked-out connection, as the session layer drives it.
+struct DirectConn {
     conn: Option<Conn>,
     shared: Arc<Shared>,
-    /// Set once the server no longer runs this transaction, so that later statements are
-    /// refused instead of silently committing one by one.
-    ended: Option<Ended>,
+    broken: bool,
 }
 
-#[derive(Debug, Clone, Copy)]
-enum Ended {
-    /// The server rolled the transaction back after this error (deadlock, write conflict).
-    RolledBack(u16),
-    /// A statement inside it (COMMIT, ROLLBACK, DDL) ended it.
-    ByStatement,
-}
-
-/// Server errors after which MySQL, MariaDB and TiDB have rolled the whole transaction back.
-const ROLLED_BACK: [u16; 3] = [
-    crate::codes::DEADLOCK,
-    crate::codes::TIDB_WRITE_CONFLICT,
-    crate::codes::TIDB_WRITE_CONFLICT_FOR_UPDATE,
-];
-
-/// Whether the server still reports an open transaction after the last statement (true when
-/// it did not say).
-fn still_in_transaction(conn: &Conn) -> bool {
-    conn.last_ok_packet().is_none_or(|ok| {
-        ok.status_flags()
-            .contains(mysql_common::constants::StatusFlags::SERVER_STATUS_IN_TRANS)
-    })
-}
-
-fn nested_begin() -> Error {
-    Error::usage(
-        "BEGIN or START TRANSACTION inside a transaction would commit it; end the transaction \
-         with commit() or rollback() first",
-    )
-}
-
-fn ended_by_statement() -> Error {
-    Error::usage(
-        "a statement ended the transaction on the server (COMMIT, ROLLBACK and DDL do), so the \
-         statements before it are committed or rolled back and later ones would run on their \
-         own; end transactions with commit() or rollback() and run DDL outside them",
-    )
-    .in_transaction()
-}
-
-impl Ended {
-    fn error(self) -> Error {
-        match self {
-            Ended::RolledBack(code) => Error::usage(format!(
-                "the server rolled this transaction back after error {code}; begin a new one \
-                 and run it again"
-            ))
-            .in_transaction(),
-            Ended::ByStatement => ended_by_statement(),
-        }
-    }
-}
-
-impl DirectTransaction {
-    /// Runs a statement; a broken connection is dropped so it can never be reused, and a
-    /// transaction the server has ended accepts no more statements.
-    async fn run(&mut self, sql: &str, params: &[Value], step: Step) -> Result<ResultSet> {
-        if let Some(ended) = self.ended {
-            return Err(ended.error());
-        }
-        if step == Step::InTransaction && crate::sql::starts_transaction(sql) {
-            return Err(nested_begin().in_transaction());
-        }
-        let conn = self
-            .conn
-            .as_mut()
-            .ok_or_else(|| Error::lost_in_transaction().in_transaction())?;
-        let result = run_one(conn, sql, params, step, &self.shared.config).await;
-        match &result {
-            Err(e) if e.is_connection_lost() => self.conn = None,
-            Err(e) => {
-                if let Some(code) = e.code().filter(|c| ROLLED_BACK.contains(c)) {
-                    self.ended = Some(Ended::RolledBack(code));
-                }
-            }
-            Ok(_) if step == Step::InTransaction && !still_in_transaction(conn) => {
-                self.ended = Some(Ended::ByStatement);
-            }
-            Ok(_) => {}
-        }
-        result
+impl DirectConnector {
+    async fn session(&self) -> Result<DirectConn> {
+        Ok(DirectConn {
+            conn: Some(self.conn().await?),
+            shared: self.shared.clone(),
+            broken: false,
+        })
     }
 }
 
 #[async_trait]
-impl TransactionBackend for DirectTransaction {
-    async fn query(&mut self, sql: &str, params: &[Value]) -> Result<ResultSet> {
-        self.run(sql, params, Step::InTransaction).await
+impl SessionConn for DirectConn {
+    async fn run(&mut self, sql: &str, params: &[Value], step: Step) -> Result<ResultSet> {
+        let conn = self.conn.as_mut().ok_or_else(|| step.lost())?;
+        let result = run_one(conn, sql, params, step, &self.shared.config).await;
+        if result.as_ref().is_err_and(Error::is_connection_lost) {
+            self.broken = true;
+            self.conn = None;
+        }
+        result
     }
 
-    async fn commit(&mut self) -> Result<()> {
-        self.run("COMMIT", &[], Step::Commit).await.map(drop)
+    fn in_transaction(&self) -> bool {
+        self.conn.as_ref().is_none_or(|conn| {
+            conn.last_ok_packet().is_none_or(|ok| {
+                ok.status_flags()
+                    .contains(mysql_common::constants::StatusFlags::SERVER_STATUS_IN_TRANS)
+            })
+        })
     }
 
-    async fn rollback(&mut self) -> Result<()> {
-        match self.ended {
-            // Nothing is left to roll back, as the caller wanted.
-            Some(Ended::RolledBack(_)) => Ok(()),
-            _ => self
-                .run("ROLLBACK", &[], Step::InTransaction)
-                .await
-                .map(drop),
+    fn is_broken(&self) -> bool {
+        self.broken
+    }
+
+    fn discard(&mut self) {
+        self.broken = true;
+        if let Some(conn) = self.conn.take() {
+            // Closing rather than returning it: the pool would hand it out again.
+            if let Ok(handle) = tokio::runtime::Handle::try_current() {
+                handle.spawn(async move {
+                    let _ = conn.disconnect().await;
+                });
+            }
         }
     }
 
@@ -745,12 +550,5 @@ mod tests {
         assert_send_sync::<Transaction>();
         assert_send_sync::<crate::Client>();
         assert_send_sync::<crate::Error>();
-    }
-
-    #[test]
-    fn abbreviate_respects_char_boundaries() {
-        let s = "é".repeat(150);
-        assert!(abbreviate(&s).len() <= 200);
-        assert_eq!(abbreviate("SELECT 1"), "SELECT 1");
     }
 }

@@ -268,18 +268,14 @@ impl Shared {
     }
 }
 
-/// The SQL text a server without the extension runs: parameters must be bound on the client.
+/// The SQL text a server without the extension runs: parameters are bound on the client.
+/// TiDB Cloud's endpoint runs with its default `sql_mode`, where a backslash in a string
+/// literal escapes; the binder escapes for that.
 fn standard_text(sql: &str, params: &[Value]) -> Result<String> {
     if params.is_empty() {
         return Ok(sql.to_owned());
     }
-    // TODO(#4): bind on the client with crate::sql::bind once it lands, for TiDB Cloud's
-    // endpoint (backslash escapes on, its default sql_mode).
-    Err(Error::unsupported(
-        BACKEND,
-        "parameters toward an http endpoint without tidb-connect extensions (client-side \
-         binding is not in this build yet); use a tidb-connect relay or put literals in the sql",
-    ))
+    crate::sql::bind::interpolate(sql, params, crate::sql::bind::Escaping::Backslash)
 }
 
 /// The error of a non-2xx answer.

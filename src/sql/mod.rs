@@ -1,5 +1,5 @@
 //! A small SQL scanner: just enough lexing to tell code from string literals, quoted
-//! identifiers and comments.
+//! identifiers and comments; and, on top of it, client-side parameter binding ([`bind`]).
 //!
 //! How a backslash inside quotes is read depends on the session's `sql_mode`
 //! (`NO_BACKSLASH_ESCAPES`, `ANSI_QUOTES`), which the client does not always know. The checks
@@ -15,9 +15,13 @@ enum Token {
     Quoted,
 }
 
-/// Walks `sql`; `backslash_escapes` says whether a backslash escapes the next character in
+pub mod bind;
+#[cfg(test)]
+mod literal_reader;
+
+/// Walks `sql`, yielding each token with the index where it starts; `backslash_escapes` says whether a backslash escapes the next character in
 /// quotes (MySQL's default) or is an ordinary character (`NO_BACKSLASH_ESCAPES`).
-fn tokens(sql: &str, backslash_escapes: bool) -> impl Iterator<Item = Token> + '_ {
+fn tokens(sql: &str, backslash_escapes: bool) -> impl Iterator<Item = (usize, Token)> + '_ {
     let bytes = sql.as_bytes();
     let mut i = 0;
     let mut in_executable_comment = false;
@@ -26,8 +30,9 @@ fn tokens(sql: &str, backslash_escapes: bool) -> impl Iterator<Item = Token> + '
             let b = *bytes.get(i)?;
             match b {
                 b'\'' | b'"' | b'`' => {
+                    let start = i;
                     i = skip_quoted(bytes, i, backslash_escapes);
-                    return Some(Token::Quoted);
+                    return Some((start, Token::Quoted));
                 }
                 b'-' if bytes.get(i + 1) == Some(&b'-')
                     && bytes
@@ -52,7 +57,7 @@ fn tokens(sql: &str, backslash_escapes: bool) -> impl Iterator<Item = Token> + '
                 }
                 _ => {
                     i += 1;
-                    return Some(Token::Code(b));
+                    return Some((i - 1, Token::Code(b)));
                 }
             }
         }
@@ -78,7 +83,7 @@ fn executable_comment_body(bytes: &[u8], start: usize) -> Option<usize> {
 
 fn multiple_statements_in(sql: &str, backslash_escapes: bool) -> bool {
     let mut ended = false;
-    for token in tokens(sql, backslash_escapes) {
+    for (_, token) in tokens(sql, backslash_escapes) {
         match token {
             Token::Code(b';') => ended = true,
             Token::Code(c) if c.is_ascii_whitespace() => {}
@@ -103,7 +108,7 @@ pub(crate) fn has_multiple_statements(sql: &str) -> bool {
 pub(crate) fn placeholder_count(sql: &str) -> usize {
     let count = |escapes| {
         tokens(sql, escapes)
-            .filter(|t| *t == Token::Code(b'?'))
+            .filter(|(_, t)| *t == Token::Code(b'?'))
             .count()
     };
     count(true).min(count(false))
@@ -111,7 +116,7 @@ pub(crate) fn placeholder_count(sql: &str) -> usize {
 
 /// The first `n` words of code, upper-cased, up to the first literal.
 fn leading_words(sql: &str, n: usize) -> Vec<String> {
-    let mut code = tokens(sql, true).map_while(|t| match t {
+    let mut code = tokens(sql, true).map_while(|(_, t)| match t {
         Token::Code(c) => Some(c),
         Token::Quoted => None,
     });
@@ -159,7 +164,7 @@ pub(crate) fn code_words(sql: &str) -> Vec<String> {
     let read = |escapes| {
         let mut words = Vec::new();
         let mut word = String::new();
-        for token in tokens(sql, escapes) {
+        for (_, token) in tokens(sql, escapes) {
             match token {
                 Token::Code(c) if c.is_ascii_alphanumeric() || c == b'_' => {
                     word.push(char::from(c.to_ascii_uppercase()));
