@@ -82,6 +82,12 @@ struct Args {
     #[arg(long, env = "TIDB_RELAY_SHUTDOWN_GRACE", default_value_t = 30)]
     shutdown_grace: u64,
 
+    /// A short name of this relay (letters, digits, `-`, `_`) put into session tokens as
+    /// `p1.<instance>.…`, so a balancer in front of several relays can route a session to the
+    /// relay that holds it.
+    #[arg(long, env = "TIDB_RELAY_INSTANCE")]
+    instance: Option<String>,
+
     /// Log level: error, warn, info or debug. Logs never hold SQL text, parameter values,
     /// passwords or tokens.
     #[arg(long, env = "TIDB_RELAY_LOG", default_value = "info", value_parser = ["error", "warn", "info", "debug"])]
@@ -144,6 +150,7 @@ async fn main() -> anyhow::Result<()> {
             max_pools: args.max_pools,
         },
         shutdown_grace: Duration::from_secs(args.shutdown_grace),
+        instance: args.instance,
     };
 
     let listener = tokio::net::TcpListener::bind(args.listen)

@@ -817,7 +817,12 @@ impl ErrorBody {
                 Self::plain(status::BAD_REQUEST, kind::UNSUPPORTED, text(what))
             }
             Kind::Decode { .. } => Self::plain(status::BAD_REQUEST, kind::DECODE, e.detail()),
-            Kind::Connect(_) | Kind::Tls(_) | Kind::Config(_) | Kind::NotBuilt(_) => Self::plain(
+            // A user name or database the configuration rules refuse (e.g. a TiDB Cloud user
+            // without its prefix): the request's fault, not the relay's.
+            Kind::Config(_) | Kind::NotBuilt(_) => {
+                Self::plain(status::BAD_REQUEST, kind::USAGE, e.to_string())
+            }
+            Kind::Connect(_) | Kind::Tls(_) => Self::plain(
                 status::UNAVAILABLE,
                 kind::CONNECT,
                 format!("the relay cannot reach the database: {e}"),

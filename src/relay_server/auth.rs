@@ -92,8 +92,10 @@ pub(crate) fn authenticate(
 /// The database the relay forwards to, parsed once from the upstream URL.
 pub(crate) struct Upstream {
     scheme: String,
-    /// `host:port`, without credentials.
+    /// `host[:port]` as written, without credentials.
     authority: String,
+    /// `host:port` to probe for readiness.
+    address: String,
     /// The URL's query, without `?`.
     query: String,
     /// The database when a request names none.
@@ -150,21 +152,29 @@ impl Upstream {
                 (decode(u)?, Secret::from(decode(p)?))
             }
         };
-        let upstream = Upstream {
+        let mut upstream = Upstream {
             scheme: scheme.to_owned(),
             authority: authority.to_owned(),
+            address: String::new(),
             query: query.to_owned(),
             default_database,
             user,
             password,
         };
         // The same rules as any client configuration (TLS, TiDB Cloud, parameters).
-        upstream.config_for("relay_check", &Secret::from("x".to_owned()), "")?;
+        let checked =
+            upstream.config_for("prefix.relay_check", &Secret::from("x".to_owned()), "")?;
+        upstream.address = if checked.host().contains(':') {
+            format!("[{}]:{}", checked.host(), checked.port())
+        } else {
+            format!("{}:{}", checked.host(), checked.port())
+        };
         Ok(upstream)
     }
 
+    /// `host:port` of the database.
     pub(crate) fn host_port(&self) -> &str {
-        &self.authority
+        &self.address
     }
 
     /// The configuration for one user and database.
@@ -284,5 +294,64 @@ impl Pools {
         for c in all {
             let _ = crate::Connector::close(&c).await;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn upstream_urls_follow_the_configuration_rules() {
+        let u = Upstream::parse(
+            "mysql://gateway01-privatelink.eu-central-1.prod.aws.tidbcloud.com/test",
+            &AuthMode::Basic,
+        )
+        .unwrap();
+        assert_eq!(
+            u.host_port(),
+            "gateway01-privatelink.eu-central-1.prod.aws.tidbcloud.com:4000"
+        );
+        let e = Upstream::parse("mysql://u:p@127.0.0.1:4000/test", &AuthMode::Basic)
+            .err()
+            .unwrap();
+        assert!(e.to_string().contains("--auth tokens"), "{e}");
+        let tokens = AuthMode::Tokens(vec!["t".repeat(32)]);
+        assert!(Upstream::parse("mysql://127.0.0.1/test", &tokens).is_err());
+        let u = Upstream::parse("mysql://app:s%40cret@127.0.0.1:3307/test", &tokens).unwrap();
+        assert_eq!((u.user.as_str(), u.password.expose()), ("app", "s@cret"));
+        assert!(!format!("{tokens:?}").contains("tttt"));
+        // TiDB Cloud hosts are never reached in plaintext.
+        let e = Upstream::parse(
+            "mysql://gateway01.us-east-1.prod.aws.tidbcloud.com/test?ssl-mode=disabled",
+            &AuthMode::Basic,
+        )
+        .err()
+        .unwrap();
+        assert!(e.is_config(), "{e}");
+        assert!(Upstream::parse("http://x/y", &AuthMode::Basic).is_err());
+    }
+
+    #[test]
+    fn tokens_are_compared_whole() {
+        let upstream =
+            Upstream::parse("mysql://app:pw@127.0.0.1/test", &AuthMode::Tokens(vec![])).unwrap();
+        let mode = AuthMode::Tokens(vec!["a".repeat(32), "b".repeat(32)]);
+        let bearer = |t: &str| format!("Bearer {t}");
+        assert_eq!(
+            authenticate(&mode, &upstream, Some(&bearer(&"b".repeat(32))))
+                .unwrap()
+                .name,
+            "token:1"
+        );
+        for wrong in [
+            "a".repeat(31),
+            "a".repeat(33),
+            String::new(),
+            "b".repeat(31) + "a",
+        ] {
+            assert!(authenticate(&mode, &upstream, Some(&bearer(&wrong))).is_none());
+        }
+        assert!(authenticate(&mode, &upstream, None).is_none());
     }
 }

@@ -66,6 +66,9 @@ pub struct RelayConfig {
     pub limits: Limits,
     /// How long shutdown waits for requests in flight before rolling back what is left.
     pub shutdown_grace: Duration,
+    /// A short name of this relay put into session tokens (`p1.<instance>.…`), so a balancer in
+    /// front of several relays can send a session's requests to the relay that holds it.
+    pub instance: Option<String>,
 }
 
 impl RelayConfig {
@@ -78,6 +81,7 @@ impl RelayConfig {
             read_only: false,
             limits: Limits::default(),
             shutdown_grace: Duration::from_secs(30),
+            instance: None,
         }
     }
 }
@@ -115,13 +119,24 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<()> {
     let upstream = Upstream::parse(&config.upstream, &config.auth)?;
+    if let Some(name) = &config.instance {
+        let ok = (1..=32).contains(&name.len())
+            && name
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+        if !ok {
+            return Err(Error::config(
+                "the relay instance name must be 1 to 32 letters, digits, `-` or `_`",
+            ));
+        }
+    }
     let app = Arc::new(App {
         upstream,
         auth: config.auth.clone(),
         read_only: config.read_only,
         limits: config.limits,
         pools: Pools::new(config.limits.max_pools),
-        sessions: Sessions::default(),
+        sessions: Sessions::new(config.instance.clone()),
         permits: Semaphore::new(config.limits.max_concurrent_requests.max(1)),
         draining: AtomicBool::new(false),
         metrics: metrics::Metrics::default(),
@@ -456,6 +471,14 @@ async fn run_sql(
         ));
     }
     let principal = authenticate(app, headers)?;
+    let database = database_header(headers)?;
+    // The credentials are checked (by the database, in basic mode) before the body is read,
+    // so only authenticated clients can make the relay hold a large body.
+    let connector = app
+        .pools
+        .get(&app.upstream, &principal, &database)
+        .await
+        .map_err(|e| auth_failure(app, &e))?;
 
     // The body, within its limit, before anything is run.
     let limit = app.limits.max_body_bytes;
@@ -481,17 +504,11 @@ async fn run_sql(
         ))
     })?;
 
-    let database = database_header(headers)?;
     let isolation = isolation_header(headers)?;
     let stateful = stateful_header(headers)?;
     let op = classify(app, &request, stateful)?;
     let deadline = app.limits.deadline(request.deadline_ms);
 
-    let connector = app
-        .pools
-        .get(&app.upstream, &principal, &database)
-        .await
-        .map_err(|e| auth_failure(app, &e))?;
     let session = match app.sessions.lookup(incoming_token, &principal.name) {
         Lookup::Unknown => {
             return Err(ErrorBody::session_expired(
@@ -529,7 +546,8 @@ async fn run_sql(
                 "the request ran longer than its deadline of {} ms{}",
                 deadline.as_millis(),
                 if session.is_some() {
-                    "; the session's transaction was rolled back"
+                    "; the session was ended (its transaction rolled back, unless the deadline \
+                     passed during its COMMIT, whose outcome is then unknown)"
                 } else {
                     "; a write may or may not have been applied"
                 }

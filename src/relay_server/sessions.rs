@@ -62,9 +62,19 @@ pub(crate) enum OpenError {
 pub(crate) struct Sessions {
     map: Mutex<HashMap<String, Arc<Session>>>,
     draining: std::sync::atomic::AtomicBool,
+    /// This relay's name in its tokens (`p1.<instance>.<random>`), for balancers that route a
+    /// session to the relay that opened it.
+    instance: Option<String>,
 }
 
 impl Sessions {
+    pub(crate) fn new(instance: Option<String>) -> Sessions {
+        Sessions {
+            instance,
+            ..Sessions::default()
+        }
+    }
+
     pub(crate) fn len(&self) -> usize {
         self.map.lock().expect("sessions").len()
     }
@@ -102,7 +112,11 @@ impl Sessions {
         if open >= max_per_principal {
             return Err((OpenError::TooMany(open), held));
         }
-        let token = new_token(PINNED_PREFIX);
+        let prefix = match &self.instance {
+            Some(name) => format!("{PINNED_PREFIX}{name}."),
+            None => PINNED_PREFIX.to_owned(),
+        };
+        let token = new_token(&prefix);
         map.insert(
             token.clone(),
             Arc::new(Session {
@@ -214,6 +228,39 @@ mod tests {
         assert!(stateless_token("").starts_with(STATELESS_PREFIX));
         assert_eq!(stateless_token("s1.abc"), "s1.abc");
         assert!(stateless_token("p1.abc").starts_with(STATELESS_PREFIX));
+    }
+
+    #[test]
+    fn tokens_name_the_instance() {
+        let s = Sessions::new(Some("relay-a".into()));
+        let held = Held::Transaction(crate::connector::Transaction::new(
+            crate::config::Backend::Relay,
+            Box::new(NoTx),
+        ));
+        let token = s.open("u", held, 4).ok().unwrap();
+        assert!(token.starts_with("p1.relay-a."), "{token}");
+        assert!(matches!(s.lookup(&token, "u"), Lookup::Session(..)));
+        assert!(matches!(s.lookup(&token, "v"), Lookup::Unknown));
+    }
+
+    struct NoTx;
+
+    #[async_trait::async_trait]
+    impl crate::connector::TransactionBackend for NoTx {
+        async fn query(
+            &mut self,
+            _: &str,
+            _: &[crate::value::Value],
+        ) -> crate::error::Result<crate::value::ResultSet> {
+            Ok(Default::default())
+        }
+        async fn commit(&mut self) -> crate::error::Result<()> {
+            Ok(())
+        }
+        async fn rollback(&mut self) -> crate::error::Result<()> {
+            Ok(())
+        }
+        fn abandon(&mut self) {}
     }
 
     #[test]
