@@ -614,3 +614,28 @@ fn the_binary_listens_on_loopback_by_default_and_documents_its_options() {
         assert!(help.contains(option), "{option} missing from --help");
     }
 }
+
+#[tokio::test]
+async fn bodies_held_at_once_are_bounded() {
+    let relay = relay_with(|c| {
+        c.limits.max_body_bytes = 4096;
+        c.limits.max_inflight_body_bytes = 4096;
+    });
+    let padded = |sql: &str| json!({"query": format!("{sql} /* {} */", "p".repeat(3000))});
+    let slow = post_json(&relay, &[], padded("SELECT SLEEP(1)"));
+    let second = async {
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        post_json(&relay, &[], padded("SELECT 1")).await
+    };
+    let (slow, second) = tokio::join!(slow, second);
+    assert_eq!(slow.status, 200, "{}", slow.body);
+    assert_eq!(second.status, 503, "{}", second.body);
+    assert!(
+        second.body["message"]
+            .as_str()
+            .unwrap()
+            .contains("max-inflight-body-bytes")
+    );
+    // Once the first is answered, its bytes are free again.
+    assert_eq!(post_json(&relay, &[], padded("SELECT 1")).await.status, 200);
+}

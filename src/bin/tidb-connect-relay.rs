@@ -74,6 +74,10 @@ struct Args {
     #[arg(long, env = "TIDB_RELAY_MAX_CONCURRENT_REQUESTS", default_value_t = Limits::default().max_concurrent_requests)]
     max_concurrent_requests: usize,
 
+    /// Request body bytes held at once across all requests; more are answered 503.
+    #[arg(long, env = "TIDB_RELAY_MAX_INFLIGHT_BODY_BYTES", default_value_t = Limits::default().max_inflight_body_bytes)]
+    max_inflight_body_bytes: usize,
+
     /// Connection pools kept (one per user and database).
     #[arg(long, env = "TIDB_RELAY_MAX_POOLS", default_value_t = Limits::default().max_pools)]
     max_pools: usize,
@@ -147,6 +151,7 @@ async fn main() -> anyhow::Result<()> {
             default_deadline: Duration::from_millis(args.default_deadline_ms),
             max_deadline: Duration::from_millis(args.max_deadline_ms),
             max_concurrent_requests: args.max_concurrent_requests,
+            max_inflight_body_bytes: args.max_inflight_body_bytes,
             max_pools: args.max_pools,
         },
         shutdown_grace: Duration::from_secs(args.shutdown_grace),

@@ -26,6 +26,9 @@ pub struct Limits {
     pub max_deadline: Duration,
     /// Requests handled at once; more are refused with 503.
     pub max_concurrent_requests: usize,
+    /// Request body bytes held at once across all requests (a body without a length counts
+    /// as `max_body_bytes`); a request that does not fit is refused with 503.
+    pub max_inflight_body_bytes: usize,
     /// Connection pools kept (one per user and database); the least recently used idle one is
     /// closed to make room.
     pub max_pools: usize,
@@ -43,6 +46,7 @@ impl Default for Limits {
             default_deadline: Duration::from_secs(60),
             max_deadline: Duration::from_secs(300),
             max_concurrent_requests: 256,
+            max_inflight_body_bytes: 256 * 1024 * 1024,
             max_pools: 64,
         }
     }

@@ -100,6 +100,8 @@ struct App {
     pools: Pools,
     sessions: Sessions,
     permits: Semaphore,
+    /// Body bytes, one permit per byte.
+    body_budget: Semaphore,
     draining: AtomicBool,
     metrics: metrics::Metrics,
 }
@@ -138,6 +140,12 @@ pub async fn serve(
         pools: Pools::new(config.limits.max_pools),
         sessions: Sessions::new(config.instance.clone()),
         permits: Semaphore::new(config.limits.max_concurrent_requests.max(1)),
+        body_budget: Semaphore::new(
+            config
+                .limits
+                .max_inflight_body_bytes
+                .clamp(config.limits.max_body_bytes.max(1), u32::MAX as usize),
+        ),
         draining: AtomicBool::new(false),
         metrics: metrics::Metrics::default(),
     });
@@ -490,6 +498,16 @@ async fn run_sql(
         app.metrics.limit_rejections.fetch_add(1, Ordering::Relaxed);
         return Err(body_too_large(limit));
     }
+    let reserve = declared.map_or(limit, |n| n as usize).clamp(1, limit) as u32;
+    let Ok(_budget) = app.body_budget.try_acquire_many(reserve) else {
+        app.metrics
+            .overload_rejections
+            .fetch_add(1, Ordering::Relaxed);
+        return Err(ErrorBody::overloaded(
+            "the relay holds its maximum of request bodies in memory (max-inflight-body-bytes); \
+             try again shortly",
+        ));
+    };
     let bytes: Bytes = axum::body::to_bytes(body, limit).await.map_err(|_| {
         app.metrics.limit_rejections.fetch_add(1, Ordering::Relaxed);
         body_too_large(limit)
