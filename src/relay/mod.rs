@@ -5,7 +5,7 @@
 //!   target.
 //! * [`transport`]: the one HTTP exchange the client needs ([`transport::Transport`]); the
 //!   native implementation is on reqwest with rustls. A Worker plugs in a `fetch`-based one.
-//! * [`client`]: [`RelayConnector`], the `Connector` on top.
+//! * `client`: [`RelayConnector`], the `Connector` on top.
 
 pub(crate) mod client;
 pub mod protocol;
