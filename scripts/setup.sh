@@ -21,6 +21,9 @@ missing=()
 [ -x /usr/sbin/mariadbd ] || command -v mariadbd >/dev/null || missing+=(mariadb-server)
 command -v mariadb >/dev/null || missing+=(mariadb-client)
 command -v openssl >/dev/null || missing+=(openssl)
+# Node runs the official JavaScript driver's tests against the relay.
+command -v node >/dev/null || missing+=(nodejs)
+command -v npm >/dev/null || missing+=(npm)
 if [ "${#missing[@]}" -gt 0 ]; then
     log "installing ${missing[*]}"
     sudo=""

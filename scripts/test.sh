@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The whole test suite: starts the local servers the tests use, runs every test (unit,
-# conformance, TLS and fault cases, doc tests, the Worker in workerd), and stops the servers
-# again.
+# conformance over every native backend including the relay, TLS, fault and abuse cases, doc
+# tests, the official JavaScript driver against the relay, the Worker in workerd, a quick run
+# of the path harness), and stops the servers again.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -28,8 +29,17 @@ export TIDB_TEST_MAIN_URL TIDB_TEST_MAIN_CA TIDB_TEST_MAIN_PORT
 export TIDB_TEST_ALT_URL TIDB_TEST_ALT_CA TIDB_TEST_ALT_PORT
 export TIDB_TEST_PLAIN_URL TIDB_TEST_PLAIN_CA TIDB_TEST_PLAIN_PORT
 
-cargo test --all-targets
-cargo test --doc
+# With the relay server compiled in, so the relay's tests (which start relays in-process, and
+# the binary for the --help check) run too.
+cargo test --all-targets --features relay-server
+cargo test --doc --features relay-server
+# The official @tidbcloud/serverless driver (pinned in package-lock.json) against the relay
+# binary, which the test starts on a free port in front of the main server.
+(
+    cd tests/relay-js
+    npm ci --no-audit --no-fund --loglevel=error
+    TIDB_RELAY_BIN="$PWD/../../target/debug/tidb-connect-relay" node --test
+)
 # The quickstart against the TLS-only server, as the demo runs it.
 TIDB_URL="$TIDB_TEST_MAIN_URL" cargo run --quiet --example quickstart >/dev/null
 # The example Worker in workerd (Miniflare): builds it with the pinned tools and runs

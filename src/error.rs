@@ -108,6 +108,13 @@ pub(crate) enum Kind {
     Batch { index: usize },
     /// The call itself was wrong (e.g. parameter count); nothing was sent.
     Usage(Cow<'static, str>),
+    /// The relay no longer knows the session (idle timeout, relay restart, or already ended).
+    SessionExpired(Cow<'static, str>),
+    /// A request or its answer went past a limit of the relay (body, batch, rows, bytes,
+    /// sessions); nothing was applied, unless the message says so.
+    LimitExceeded(Cow<'static, str>),
+    /// The relay refused the request before running it because it is busy or shutting down.
+    Overloaded(Cow<'static, str>),
 }
 
 /// The error type of every fallible operation in this crate.
@@ -215,6 +222,28 @@ impl Error {
 
     pub(crate) fn usage(message: impl Into<Cow<'static, str>>) -> Self {
         Self::new(Kind::Usage(message.into()))
+    }
+
+    pub(crate) fn session_expired(message: impl Into<Cow<'static, str>>) -> Self {
+        Self::new(Kind::SessionExpired(message.into()))
+    }
+
+    pub(crate) fn limit_exceeded(message: impl Into<Cow<'static, str>>) -> Self {
+        Self::new(Kind::LimitExceeded(message.into()))
+    }
+
+    pub(crate) fn overloaded(message: impl Into<Cow<'static, str>>) -> Self {
+        Self::new(Kind::Overloaded(message.into()))
+    }
+
+    /// The private kind, for the relay's wire form of errors.
+    pub(crate) fn kind(&self) -> &Kind {
+        &self.inner.kind
+    }
+
+    /// The wrapped cause of a batch error.
+    pub(crate) fn batch_source(&self) -> Option<&Error> {
+        self.batch_cause()
     }
 
     /// "the statement has 2 placeholders but 1 parameter was given".
@@ -384,7 +413,7 @@ impl Error {
             return false;
         }
         match &self.inner.kind {
-            Kind::Connect(_) => true,
+            Kind::Connect(_) | Kind::Overloaded(_) => true,
             Kind::Timeout { phase, .. } => phase.starts_with("connect"),
             Kind::Server { error, .. } => matches!(
                 error.code,
@@ -395,6 +424,29 @@ impl Error {
             Kind::Batch { .. } => self.batch_cause().is_some_and(Error::is_retryable),
             _ => false,
         }
+    }
+
+    /// The relay no longer knows the session of this transaction: it was idle longer than the
+    /// relay's session timeout, the relay restarted, or the session had already ended. The
+    /// transaction was rolled back; begin a new one.
+    pub fn is_session_expired(&self) -> bool {
+        matches!(self.inner.kind, Kind::SessionExpired(_))
+    }
+
+    /// The request or its result went past a limit of the relay (request body, batch length,
+    /// rows or bytes per response, sessions per user). The message names the limit.
+    pub fn is_limit_exceeded(&self) -> bool {
+        match &self.inner.kind {
+            Kind::LimitExceeded(_) => true,
+            Kind::Batch { .. } => self.batch_cause().is_some_and(Error::is_limit_exceeded),
+            _ => false,
+        }
+    }
+
+    /// The relay refused the request before running it because it is busy or shutting down;
+    /// trying again later is safe ([`Error::is_retryable`] is true).
+    pub fn is_overloaded(&self) -> bool {
+        matches!(self.inner.kind, Kind::Overloaded(_))
     }
 
     /// For a failed batch: the zero-based index of the statement that failed.
@@ -451,6 +503,9 @@ impl fmt::Display for Error {
                 )
             }
             Kind::Usage(m) => write!(f, "invalid call: {m}"),
+            Kind::SessionExpired(m) => write!(f, "session expired: {m}"),
+            Kind::LimitExceeded(m) => write!(f, "limit exceeded: {m}"),
+            Kind::Overloaded(m) => write!(f, "relay overloaded: {m}"),
         }
     }
 }

@@ -32,7 +32,7 @@
 //! | `mysql://…` / `tidb://…` | direct: MySQL protocol over TCP + TLS | native (feature `native`) | available |
 //! | `hyperdrive://BINDING` | Cloudflare Hyperdrive | Workers (feature `worker`), native for tests | planned |
 //! | `relay+vpc://…@BINDING/db` | HTTP relay via a VPC service binding | Workers | planned |
-//! | `relay+https://…`, `relay+http://…` | HTTP relay / TiDB Cloud HTTP endpoint | native and Workers | planned |
+//! | `relay+https://…`, `relay+http://…` | HTTP relay / TiDB Cloud HTTP endpoint ([`RelayConnector`]) | native; Workers planned | available natively |
 //!
 //! A backend that is not part of the build returns an error saying which feature or target
 //! provides it ([`Error::is_unsupported`]).
@@ -43,7 +43,7 @@
 //! |---|---|---|
 //! | `native` | yes | the direct backend on tokio with mysql_async and rustls (ring) |
 //! | `worker` | no | reserved for the Cloudflare Workers backends |
-//! | `relay-server` | no | reserved for the VPC relay server binary |
+//! | `relay-server` | no | the relay server ([`relay_server::serve`], binary `tidb-connect-relay`) |
 //!
 //! # TLS
 //!
@@ -61,6 +61,11 @@
 //! * direct (native): one statement per [`Connector::query`] call; several statements in one
 //!   text run but are reported as unsupported. Parameters are bound on the server. Pooled
 //!   connections are reset (`COM_RESET_CONNECTION`) when returned.
+//! * relay: toward a tidb-connect relay, parameters are bound on the relay's server side and
+//!   batches take one round trip; toward an endpoint without the extension (TiDB Cloud's),
+//!   parameters are bound on the client and batches are a transaction of single requests. The
+//!   relay's limits (rows and bytes per answer, sessions per user, deadline) are typed errors
+//!   ([`Error::is_limit_exceeded`], [`Error::is_session_expired`], [`Error::is_timeout`]).
 //!
 //! # Errors
 //!
@@ -87,6 +92,9 @@ mod version;
 #[cfg(feature = "native")]
 mod direct;
 mod protocol;
+pub mod relay;
+#[cfg(feature = "relay-server")]
+pub mod relay_server;
 mod rt;
 mod session;
 mod wire;
@@ -120,6 +128,7 @@ pub use connector::{
 #[cfg(feature = "native")]
 pub use direct::DirectConnector;
 pub use error::{Error, Result, ServerError, codes};
+pub use relay::RelayConnector;
 pub use sql::bind::{Escaping, interpolate};
 pub use value::{
     BINARY_CHARSET, Column, ColumnFlags, ColumnIndex, ColumnType, Date, DateTime, Decimal,
@@ -186,8 +195,14 @@ pub async fn connect(config: &Config) -> Result<Client> {
                  relay+https://host of the relay",
             ))
         }
+        #[cfg(feature = "native")]
+        Backend::Relay => Ok(Client::from_connector(
+            RelayConnector::connect(config).await?,
+        )),
+        #[cfg(not(feature = "native"))]
         Backend::Relay => Err(Error::not_built(
-            "relay+https:// and relay+http:// need the relay backend, which is not in this \
+            "relay+https:// and relay+http:// need an http transport: enable feature `native` \
+             (tokio targets); in a Worker (feature `worker`) the fetch transport is not in this \
              release yet",
         )),
     }

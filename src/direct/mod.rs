@@ -121,6 +121,53 @@ impl DirectConnector {
     }
 }
 
+/// One pooled connection held for a relay session (`TiDB-Stateful-Action: open`): statements
+/// run on it in order, `BEGIN` and `COMMIT` included, until it is dropped and goes back to the
+/// pool, which resets it (`COM_RESET_CONNECTION` rolls back anything left open).
+#[cfg(feature = "relay-server")]
+pub(crate) struct Pinned {
+    conn: Option<Conn>,
+    shared: Arc<Shared>,
+}
+
+#[cfg(feature = "relay-server")]
+impl DirectConnector {
+    /// Takes a connection out of the pool for a session.
+    pub(crate) async fn pin(&self) -> Result<Pinned> {
+        Ok(Pinned {
+            conn: Some(self.conn().await?),
+            shared: self.shared.clone(),
+        })
+    }
+}
+
+#[cfg(feature = "relay-server")]
+impl Pinned {
+    /// Runs one statement; a broken connection is dropped and later statements fail.
+    pub(crate) async fn query(&mut self, sql: &str, params: &[Value]) -> Result<ResultSet> {
+        let conn = self.conn.as_mut().ok_or_else(|| {
+            Error::connection_lost("an earlier statement of this session; open a new one")
+        })?;
+        // A break inside a transaction the client opened on this connection loses it.
+        let in_transaction = conn.last_ok_packet().is_some_and(|ok| {
+            ok.status_flags()
+                .contains(mysql_common::constants::StatusFlags::SERVER_STATUS_IN_TRANS)
+        });
+        let result = run_one(conn, sql, params, Step::Statement, &self.shared.config).await;
+        match result {
+            Err(e) if e.is_connection_lost() => {
+                self.conn = None;
+                Err(if in_transaction {
+                    Error::lost_in_transaction()
+                } else {
+                    e
+                })
+            }
+            other => other,
+        }
+    }
+}
+
 /// Decides whether a failed first connection may be retried with adjusted TLS settings.
 fn adjustment(e: &CheckoutError, config: &Config, current: &opts::Adjust) -> Option<opts::Adjust> {
     let CheckoutError::Driver(e) = e else {

@@ -156,6 +156,36 @@ pub(crate) fn starts_transaction(sql: &str) -> bool {
     }
 }
 
+/// Every word of code, upper-cased, in order, skipping literals and comments; words that
+/// only one reading of backslashes in quotes sees as code are included too, so a literal
+/// cannot hide a keyword from a check that looks for it.
+#[cfg(feature = "relay-server")]
+pub(crate) fn code_words(sql: &str) -> Vec<String> {
+    let read = |escapes| {
+        let mut words = Vec::new();
+        let mut word = String::new();
+        for (_, token) in tokens(sql, escapes) {
+            match token {
+                Token::Code(c) if c.is_ascii_alphanumeric() || c == b'_' => {
+                    word.push(char::from(c.to_ascii_uppercase()));
+                }
+                _ if !word.is_empty() => words.push(std::mem::take(&mut word)),
+                _ => {}
+            }
+        }
+        if !word.is_empty() {
+            words.push(word);
+        }
+        words
+    };
+    let mut words = read(true);
+    let other = read(false);
+    if other != words {
+        words.extend(other);
+    }
+    words
+}
+
 /// Returns the index just past the quoted text starting at `start`.
 fn skip_quoted(bytes: &[u8], start: usize, backslash_escapes: bool) -> usize {
     let quote = bytes[start];

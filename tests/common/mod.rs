@@ -9,6 +9,8 @@
 #![allow(dead_code)]
 
 pub mod proxy;
+#[cfg(feature = "relay-server")]
+pub mod relay;
 pub mod stall;
 
 use std::path::PathBuf;
@@ -130,4 +132,10 @@ pub fn set_param(url: &str, key: &str, value: &str) -> String {
         .collect();
     parts.push(format!("{key}={value}"));
     format!("{base}?{}", parts.join("&"))
+}
+
+/// A direct client to the main server, for setup and inspection.
+pub async fn conformance_admin() -> tidb_connect::Client {
+    let config = tidb_connect::Config::parse(&main_server().url).unwrap();
+    tidb_connect::connect(&config).await.unwrap()
 }
