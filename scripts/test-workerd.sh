@@ -14,6 +14,9 @@ start=$SECONDS
 eval "$(scripts/worker-tools.sh)"
 log "tools ready after $((SECONDS - start)) s"
 
+# The relay server, which the relay path's tests start in front of the TLS-only server.
+cargo build --quiet --features relay-server --bin tidb-connect-relay
+
 start=$SECONDS
 scripts/build-worker.sh
 log "worker built after $((SECONDS - start)) s"

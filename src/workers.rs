@@ -5,7 +5,9 @@
 //! names (`hyperdrive://NAME`, `relay+vpc://…@NAME/db`) come from the same environment.
 
 use crate::Client;
-use crate::config::{Backend, Config};
+use crate::config::{Backend, Config, RelayTransport};
+use crate::relay::RelayConnector;
+use crate::relay::fetch::FetchTransport;
 use crate::error::{Error, Result};
 
 /// The variable (or secret) that holds the connection URL.
@@ -45,9 +47,14 @@ pub async fn connect_with(config: &Config, env: &worker::Env) -> Result<Client> 
         Backend::Hyperdrive => Ok(Client::from_connector(
             crate::wire::worker::connect_hyperdrive(config, env).await?,
         )),
-        // TODO(#4): the relay client through a Fetcher binding or the global fetch.
-        Backend::Relay => Err(Error::not_built(
-            "the relay backend does not run in a Worker in this build yet",
-        )),
+        Backend::Relay => {
+            let transport = match config.relay_transport() {
+                Some(RelayTransport::Vpc) => FetchTransport::binding(config, env)?,
+                _ => FetchTransport::global(config)?,
+            };
+            Ok(Client::from_connector(
+                RelayConnector::with_transport(config, Box::new(transport)).await?,
+            ))
+        }
     }
 }

@@ -8,6 +8,8 @@
 //! * `client`: [`RelayConnector`], the `Connector` on top.
 
 pub(crate) mod client;
+#[cfg(all(target_arch = "wasm32", feature = "worker"))]
+pub(crate) mod fetch;
 pub mod protocol;
 pub mod transport;
 

@@ -20,6 +20,7 @@ import {
   call,
   database,
   hyperdriveOrigin,
+  startRelay,
   skipUnlessBuilt,
   startWorkers,
   trustTestCa,
@@ -32,6 +33,17 @@ trustTestCa(db.ca);
 
 const origin = hyperdriveOrigin().url;
 const directUrl = withQuery(db.url, "ssl-mode=verify_ca");
+
+// The relay in front of the TLS-only server, reached through a service binding: Miniflare's
+// external service stands in for the Workers VPC service (which needs a Cloudflare account).
+const relay = await startRelay(db.url);
+const relaySqlMode = await startRelay(`${db.url}&sql-mode=`);
+after(() => {
+  relay.stop();
+  relaySqlMode.stop();
+});
+const relayUrl = (binding) => `relay+vpc://${relay.user}:${relay.password}@${binding}/${relay.database}`;
+const vpc = (port) => ({ external: { address: `127.0.0.1:${port}`, http: {} } });
 
 // Each Worker's Hyperdrive binding has its own name: Miniflare keys its local Hyperdrive proxies
 // by binding name, and a second one of the same name would never be closed (the test process
@@ -47,10 +59,18 @@ const run = await startWorkers({
   },
   direct: { bindings: { TIDB_URL: directUrl } },
   direct_sql_mode: { bindings: { TIDB_URL: `${directUrl}&sql-mode=` } },
+  relay: {
+    bindings: { TIDB_URL: relayUrl("TIDB_RELAY") },
+    serviceBindings: { TIDB_RELAY: vpc(relay.port) },
+  },
+  relay_sql_mode: {
+    bindings: { TIDB_URL: relayUrl("TIDB_RELAY_SQL_MODE") },
+    serviceBindings: { TIDB_RELAY_SQL_MODE: vpc(relaySqlMode.port) },
+  },
 });
 after(() => run.mf.dispose());
 
-const TARGETS = ["hyperdrive", "direct"];
+const TARGETS = ["hyperdrive", "direct", "relay"];
 const skip = {};
 for (const name of TARGETS) {
   skip[name] = await skipUnlessBuilt(run.worker(name), name);
@@ -493,11 +513,12 @@ for (const target of TARGETS) {
   });
 }
 
-// The same rows written through each path read back identically through both, values and
-// column metadata alike. (The paths reach two servers of the same version; see harness.mjs.)
+// The same rows written through each path read back identically through all three, values and
+// column metadata alike, with only TIDB_URL changed. (Hyperdrive reaches a second server of the
+// same version; see harness.mjs.)
 test(
-  "hyperdrive and direct return the same rows",
-  { skip: skip.hyperdrive || skip.direct },
+  "hyperdrive, direct and relay return the same rows",
+  { skip: skip.hyperdrive || skip.direct || skip.relay },
   async () => {
     const table = "wd_both_paths";
     const rows = typeRows().map((row) =>
@@ -505,7 +526,7 @@ test(
     );
     const placeholders = rows[0].map(() => "?").join(", ");
     const answers = {};
-    for (const name of ["direct", "hyperdrive"]) {
+    for (const name of ["direct", "hyperdrive", "relay"]) {
       const w = run.worker(name);
       await recreate(w, table, TYPE_COLUMNS);
       for (const row of rows) {
@@ -517,11 +538,12 @@ test(
       ];
     }
     for (const [i, direct] of answers.direct.entries()) {
-      const viaHyperdrive = answers.hyperdrive[i];
       assertRows(direct, rows);
-      assert.deepEqual(viaHyperdrive.rows, direct.rows);
       const meta = (rs) => rs.columns.map((c) => [c.name, c.column_type, c.unsigned, c.binary, c.decimals]);
-      assert.deepEqual(meta(viaHyperdrive), meta(direct));
+      for (const other of ["hyperdrive", "relay"]) {
+        assert.deepEqual(answers[other][i].rows, direct.rows, other);
+        assert.deepEqual(meta(answers[other][i]), meta(direct), other);
+      }
     }
   },
 );

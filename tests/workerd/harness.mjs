@@ -7,7 +7,7 @@
 // in this directory), the harness starts them itself under target/local-tidb/workerd{,-plain}
 // and leaves them running.
 
-import { execFileSync } from "node:child_process";
+import { execFileSync, spawn } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -92,6 +92,40 @@ export function trustTestCa(ca) {
   mkdirSync(path.dirname(bundle), { recursive: true });
   writeFileSync(bundle, `${existing.trimEnd()}\n${readFileSync(ca, "utf8")}`);
   process.env.NODE_EXTRA_CA_CERTS = bundle;
+}
+
+/**
+ * Starts the relay (`tidb-connect-relay`, built by scripts/test-workerd.sh) on a free loopback
+ * port in front of the database at `serverUrl`, as it would run inside the VPC. Returns
+ * `{port, user, password, database, stop()}`: the credentials are the database user's, which
+ * the relay passes on (its default mode).
+ */
+export async function startRelay(serverUrl) {
+  const bin = process.env.TIDB_RELAY_BIN ?? path.join(ROOT, "target/debug/tidb-connect-relay");
+  if (!existsSync(bin)) {
+    throw new Error(`${bin} is missing: cargo build --features relay-server --bin tidb-connect-relay`);
+  }
+  const server = new URL(serverUrl);
+  const upstream = `mysql://${server.host}${server.pathname}${server.search}`;
+  const relay = spawn(bin, ["--listen", "127.0.0.1:0", "--upstream", upstream], {
+    stdio: ["ignore", "pipe", "inherit"],
+  });
+  const port = await new Promise((resolve, reject) => {
+    let out = "";
+    relay.stdout.on("data", (chunk) => {
+      out += chunk;
+      const m = out.match(/listening on 127\.0\.0\.1:(\d+)/);
+      if (m) resolve(Number(m[1]));
+    });
+    relay.on("exit", (code) => reject(new Error(`relay exited with ${code}`)));
+  });
+  return {
+    port,
+    user: server.username,
+    password: server.password,
+    database: server.pathname.slice(1),
+    stop: () => relay.kill("SIGTERM"),
+  };
 }
 
 /** The server's URL with its query replaced, e.g. `ssl-mode=verify_ca`. */
