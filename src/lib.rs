@@ -29,10 +29,14 @@
 //!
 //! | URL | backend | where | status |
 //! |---|---|---|---|
-//! | `mysql://…` / `tidb://…` | direct: MySQL protocol over TCP + TLS | native (feature `native`) | available |
-//! | `hyperdrive://BINDING` | Cloudflare Hyperdrive | Workers (feature `worker`), native for tests | planned |
-//! | `relay+vpc://…@BINDING/db` | HTTP relay via a VPC service binding | Workers | planned |
-//! | `relay+https://…`, `relay+http://…` | HTTP relay / TiDB Cloud HTTP endpoint ([`RelayConnector`]) | native; Workers planned | available natively |
+//! | `mysql://…` / `tidb://…` | direct: MySQL protocol over TCP + TLS | native (mysql_async, or the crate's wire client with `client=wire`); Workers (wire client, StartTLS) | available |
+//! | `hyperdrive://BINDING` | Cloudflare Hyperdrive: the wire client, text protocol, parameters bound on the client | Workers; natively from `CLOUDFLARE_HYPERDRIVE_LOCAL_CONNECTION_STRING_BINDING` | available |
+//! | `relay+vpc://…@BINDING/db` | HTTP relay via a VPC service binding | Workers | available |
+//! | `relay+https://…`, `relay+http://…` | HTTP relay / TiDB Cloud HTTP endpoint ([`RelayConnector`]) | native; Workers (global `fetch`) | available |
+//!
+//! In a Worker, connect with `tidb_connect::workers::connect(&env)` (feature `worker`, target
+//! `wasm32-unknown-unknown`): it reads `TIDB_URL` and the bindings it names from the Worker's
+//! environment.
 //!
 //! A backend that is not part of the build returns an error saying which feature or target
 //! provides it ([`Error::is_unsupported`]).
@@ -42,8 +46,8 @@
 //! | feature | default | what it adds |
 //! |---|---|---|
 //! | `native` | yes | the direct backend on tokio with mysql_async and rustls (ring) |
-//! | `worker` | no | reserved for the Cloudflare Workers backends |
-//! | `relay-server` | no | the relay server ([`relay_server::serve`], binary `tidb-connect-relay`) |
+//! | `worker` | no | the Cloudflare Workers backends on wasm32: the wire client over `worker::Socket`, Hyperdrive bindings, the relay over `fetch` |
+//! | `relay-server` | no | the relay server (`relay_server::serve`, binary `tidb-connect-relay`) |
 //!
 //! # TLS
 //!
@@ -60,7 +64,13 @@
 //!
 //! * direct (native): one statement per [`Connector::query`] call; several statements in one
 //!   text run but are reported as unsupported. Parameters are bound on the server. Pooled
-//!   connections are reset (`COM_RESET_CONNECTION`) when returned.
+//!   connections are reset (`COM_RESET_CONNECTION`) when returned. With `client=wire` (and in
+//!   Workers) the pool does not reset; a connection returned inside a transaction or with an
+//!   answer left unread is closed instead.
+//! * hyperdrive: text protocol only; parameters are written into the SQL by
+//!   [`interpolate`], with the escaping the session's `NO_BACKSLASH_ESCAPES` flag calls for.
+//!   `USE`, `PREPARE`/`EXECUTE`/`DEALLOCATE` and several statements in one text are refused
+//!   before sending ([`Error::is_unsupported`]).
 //! * relay: toward a tidb-connect relay, parameters are bound on the relay's server side and
 //!   batches take one round trip; toward an endpoint without the extension (TiDB Cloud's),
 //!   parameters are bound on the client and batches are a transaction of single requests. The
@@ -91,12 +101,15 @@ mod version;
 
 #[cfg(feature = "native")]
 mod direct;
+#[cfg(any(feature = "native", feature = "worker"))]
 mod protocol;
+#[cfg(any(feature = "native", feature = "worker"))]
 pub mod relay;
 #[cfg(feature = "relay-server")]
 pub mod relay_server;
 mod rt;
 mod session;
+#[cfg(any(feature = "native", feature = "worker"))]
 mod wire;
 #[cfg(all(feature = "worker", target_arch = "wasm32"))]
 pub mod workers;
@@ -128,6 +141,7 @@ pub use connector::{
 #[cfg(feature = "native")]
 pub use direct::DirectConnector;
 pub use error::{Error, Result, ServerError, codes};
+#[cfg(any(feature = "native", feature = "worker"))]
 pub use relay::RelayConnector;
 pub use sql::bind::{Escaping, interpolate};
 pub use value::{
@@ -202,8 +216,8 @@ pub async fn connect(config: &Config) -> Result<Client> {
         #[cfg(not(feature = "native"))]
         Backend::Relay => Err(Error::not_built(
             "relay+https:// and relay+http:// need an http transport: enable feature `native` \
-             (tokio targets); in a Worker (feature `worker`) the fetch transport is not in this \
-             release yet",
+             (tokio targets); in a Cloudflare Worker (feature `worker`) connect with \
+             tidb_connect::workers::connect(&env)",
         )),
     }
 }
