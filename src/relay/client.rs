@@ -520,8 +520,19 @@ impl TransactionBackend for RelayTransaction {
                 let _ = tx.end(TxAction::Rollback).await;
             });
         }
-        // TODO(#4): the Workers transport rolls back through ctx.wait_until.
-        #[cfg(not(feature = "native"))]
+        // In a Worker the rollback request starts at once on the request's event loop.
+        #[cfg(all(target_arch = "wasm32", feature = "worker"))]
+        {
+            let shared = self.shared.clone();
+            worker::wasm_bindgen_futures::spawn_local(async move {
+                let mut tx = RelayTransaction {
+                    shared,
+                    session: Some(session),
+                };
+                let _ = tx.end(TxAction::Rollback).await;
+            });
+        }
+        #[cfg(not(any(feature = "native", all(target_arch = "wasm32", feature = "worker"))))]
         drop(session);
     }
 }

@@ -83,7 +83,6 @@ pub(crate) use native::NativeTransport;
 
 #[cfg(feature = "native")]
 mod native {
-    use std::sync::Arc;
     use std::time::Duration;
 
     use async_trait::async_trait;
@@ -118,7 +117,7 @@ mod native {
             builder = builder.tls_backend_preconfigured(if https {
                 tls_config(config)?
             } else {
-                rustls_config(webpki_roots())?
+                crate::wire::tls::client_config(config)?
             });
             if https {
                 // Verify (and send as SNI) another name than the address: connect to the
@@ -153,70 +152,19 @@ mod native {
             .ok_or_else(|| Error::connect(format!("cannot resolve relay host {}", config.host())))
     }
 
+    /// The wire client's TLS settings (every `ssl-mode`, `ssl-ca`, the web roots), speaking
+    /// HTTP/1.1. `disabled` and `preferred` mean nothing on `relay+https://`: it is always TLS.
     fn tls_config(config: &Config) -> Result<rustls::ClientConfig> {
-        let tls = config.tls();
-        match tls.mode() {
-            SslMode::VerifyIdentity => {}
-            other => {
-                // TODO(#4): verify_ca and unverified TLS toward a relay.
-                return Err(Error::unsupported(
-                    "relay",
-                    format!(
-                        "ssl-mode={other} over relay+https://; the relay client verifies the \
-                         certificate and the host name (give ssl-ca= for a private CA and \
-                         tls-server-name= for another name)"
-                    ),
-                ));
-            }
+        let mode = config.tls().mode();
+        if matches!(mode, SslMode::Disabled | SslMode::Preferred) {
+            return Err(Error::config(format!(
+                "ssl-mode={mode} does not apply to relay+https://, which always uses TLS; use \
+                 relay+http:// for a relay on a private link without TLS"
+            )));
         }
-        let mut roots = rustls::RootCertStore::empty();
-        match tls.ca() {
-            Some(path) => {
-                let pem = std::fs::read(path).map_err(|e| {
-                    Error::config(format!("ssl-ca file {} cannot be read", path.display()))
-                        .with_source(e)
-                })?;
-                let mut added = 0;
-                for cert in rustls_pki_certs(&pem) {
-                    if roots.add(cert).is_ok() {
-                        added += 1;
-                    }
-                }
-                if added == 0 {
-                    return Err(Error::config(format!(
-                        "ssl-ca file {} holds no usable PEM certificate",
-                        path.display()
-                    )));
-                }
-            }
-            None => roots = webpki_roots(),
-        }
-        rustls_config(roots)
-    }
-
-    fn webpki_roots() -> rustls::RootCertStore {
-        let mut roots = rustls::RootCertStore::empty();
-        roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
-        roots
-    }
-
-    fn rustls_config(roots: rustls::RootCertStore) -> Result<rustls::ClientConfig> {
-        let provider = Arc::new(rustls::crypto::ring::default_provider());
-        let mut cfg = rustls::ClientConfig::builder_with_provider(provider)
-            .with_protocol_versions(&[&rustls::version::TLS12, &rustls::version::TLS13])
-            .map_err(|e| Error::tls("tls versions").with_source(e))?
-            .with_root_certificates(roots)
-            .with_no_client_auth();
-        cfg.alpn_protocols = vec![b"http/1.1".to_vec()];
-        Ok(cfg)
-    }
-
-    /// The certificates of a PEM file.
-    fn rustls_pki_certs(pem: &[u8]) -> Vec<rustls::pki_types::CertificateDer<'static>> {
-        use rustls::pki_types::pem::PemObject;
-        rustls::pki_types::CertificateDer::pem_slice_iter(pem)
-            .filter_map(std::result::Result::ok)
-            .collect()
+        let mut tls = crate::wire::tls::client_config(config)?;
+        tls.alpn_protocols = vec![b"http/1.1".to_vec()];
+        Ok(tls)
     }
 
     #[async_trait]

@@ -10,6 +10,6 @@ mod io;
 pub(crate) mod native;
 mod pool;
 #[cfg(feature = "native")]
-mod tls;
+pub(crate) mod tls;
 #[cfg(all(target_arch = "wasm32", feature = "worker"))]
 pub(crate) mod worker;

@@ -16,10 +16,20 @@ use crate::error::{Error, Result};
 /// The connector and the name to verify (and to send as SNI when it is a host name; rustls
 /// sends none for an IP address).
 pub(crate) fn connector(config: &Config) -> Result<(TlsConnector, ServerName<'static>)> {
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
     let name = config.tls().server_name().unwrap_or(config.host());
     let server_name = ServerName::try_from(name.trim_end_matches('.').to_owned())
         .map_err(|_| Error::config(format!("`{name}` is not a valid TLS server name")))?;
+    Ok((
+        TlsConnector::from(Arc::new(client_config(config)?)),
+        server_name,
+    ))
+}
+
+/// rustls settings for the configuration's `ssl-mode` and `ssl-ca`: TLS 1.2 and 1.3 with ring;
+/// `verify_identity` checks chain and name, `verify_ca` the chain only, `required` and
+/// `preferred` nothing (the handshake's signatures still are). Shared with the relay client.
+pub(crate) fn client_config(config: &Config) -> Result<rustls::ClientConfig> {
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
 
     let verifier: Arc<dyn ServerCertVerifier> = match config.tls().mode() {
         SslMode::VerifyIdentity | SslMode::VerifyCa => {
@@ -36,13 +46,12 @@ pub(crate) fn connector(config: &Config) -> Result<(TlsConnector, ServerName<'st
         _ => Arc::new(Unverified(provider.clone())),
     };
 
-    let tls = rustls::ClientConfig::builder_with_provider(provider)
+    Ok(rustls::ClientConfig::builder_with_provider(provider)
         .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])
         .map_err(|e| Error::config(format!("tls versions: {e}")))?
         .dangerous()
         .with_custom_certificate_verifier(verifier)
-        .with_no_client_auth();
-    Ok((TlsConnector::from(Arc::new(tls)), server_name))
+        .with_no_client_auth())
 }
 
 /// The trusted roots: the `ssl-ca` file (PEM, or one DER certificate), or the public web PKI
