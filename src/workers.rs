@@ -6,9 +6,9 @@
 
 use crate::Client;
 use crate::config::{Backend, Config, RelayTransport};
+use crate::error::{Error, Result};
 use crate::relay::RelayConnector;
 use crate::relay::fetch::FetchTransport;
-use crate::error::{Error, Result};
 
 /// The variable (or secret) that holds the connection URL.
 pub const URL_VAR: &str = "TIDB_URL";

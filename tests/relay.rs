@@ -217,3 +217,41 @@ async fn without_the_extension_the_standard_subset_is_used() {
         assert_eq!(keys, vec!["query"], "{body}");
     }
 }
+
+/// `relay+https://` behind a TLS front with the local CA's certificate for `localhost` and
+/// `127.0.0.1`: each ssl-mode verifies what it promises.
+#[tokio::test]
+async fn relay_https_verifies_the_relays_certificate_by_mode() {
+    let server = common::main_server();
+    let (creds, upstream, db) = common::relay::split_url(&server.url);
+    let relay = common::relay::Relay::start(tidb_connect::relay_server::RelayConfig::new(upstream));
+    let port = common::tls_front::start(&server.ca, relay.addr).await;
+    let ca = &server.ca;
+    let try_url = |host: &str, params: String| {
+        let url = format!("relay+https://{creds}@{host}:{port}/{db}?{params}");
+        async move { tidb_connect::connect(&Config::parse(&url).unwrap()).await }
+    };
+
+    // verify_identity (the default) with the test CA: the name on the certificate matches.
+    let ok = try_url("localhost", format!("ssl-ca={ca}")).await.unwrap();
+    let rs = ok.query("SELECT ? + 1", &params![41]).await.unwrap();
+    assert_eq!(rs.rows[0].try_get::<i64, _>(0).unwrap(), 42);
+
+    // Without the test CA the chain is not trusted.
+    let e = try_url("localhost", String::new()).await.unwrap_err();
+    assert!(e.is_connect() || e.is_tls(), "{e}");
+
+    // Another name: verify_identity refuses it, verify_ca checks the chain only.
+    let other = format!("ssl-ca={ca}&tls-server-name=relay.other.name");
+    assert!(try_url("127.0.0.1", other.clone()).await.is_err());
+    let chain_only = try_url("127.0.0.1", format!("{other}&ssl-mode=verify_ca"))
+        .await
+        .unwrap();
+    chain_only.query("SELECT 1", &[]).await.unwrap();
+
+    // disabled and preferred mean nothing on https.
+    let e = try_url("localhost", "ssl-mode=disabled".to_owned())
+        .await
+        .unwrap_err();
+    assert!(e.is_config(), "{e}");
+}

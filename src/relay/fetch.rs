@@ -117,8 +117,8 @@ impl Transport for FetchTransport {
 /// A service binding's `fetch`, called on the JavaScript object so the answer is a plain
 /// `Response` whichever optional features of the `worker` crate the application enables.
 async fn fetch_binding(fetcher: &Fetcher, request: Request) -> worker::Result<Response> {
-    let sys: &worker::worker_sys::Fetcher = AsRef::<worker::wasm_bindgen::JsValue>::as_ref(fetcher)
-        .unchecked_ref();
+    let sys: &worker::worker_sys::Fetcher =
+        AsRef::<worker::wasm_bindgen::JsValue>::as_ref(fetcher).unchecked_ref();
     let promise = sys.fetch(request.inner())?;
     let answer = worker::wasm_bindgen_futures::JsFuture::from(promise).await?;
     let response: worker::web_sys::Response = answer.dyn_into()?;

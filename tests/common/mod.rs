@@ -12,6 +12,8 @@ pub mod proxy;
 #[cfg(feature = "relay-server")]
 pub mod relay;
 pub mod stall;
+#[cfg(feature = "relay-server")]
+pub mod tls_front;
 
 use std::path::PathBuf;
 use std::process::Command;

@@ -57,6 +57,10 @@ const run = await startWorkers({
     bindings: { TIDB_URL: "hyperdrive://HYPERDRIVE_SQL_MODE?sql-mode=" },
     hyperdrives: { HYPERDRIVE_SQL_MODE: origin },
   },
+  hyperdrive_no_backslash: {
+    bindings: { TIDB_URL: "hyperdrive://HYPERDRIVE_NBE?sql-mode=NO_BACKSLASH_ESCAPES" },
+    hyperdrives: { HYPERDRIVE_NBE: origin },
+  },
   direct: { bindings: { TIDB_URL: directUrl } },
   direct_sql_mode: { bindings: { TIDB_URL: `${directUrl}&sql-mode=` } },
   relay: {
@@ -547,3 +551,43 @@ test(
     }
   },
 );
+
+// Field case C09 in workerd: what Hyperdrive refuses is refused before sending, typed, and the
+// connection stays usable.
+test("c09: statements Hyperdrive refuses are refused on the hyperdrive path", { skip: skip.hyperdrive }, async () => {
+  const w = run.worker("hyperdrive");
+  for (const text of ["USE other_db", "SELECT 1; SELECT 2", "PREPARE s FROM 'SELECT ?'"]) {
+    const e = await fails(w, "/sql", { sql: text });
+    assert.ok(e.is_unsupported, `${text}: ${JSON.stringify(e)}`);
+    assert.match(e.message, /hyperdrive/, text);
+  }
+  const rs = await sql(w, "SELECT ? + 1", [v.int(41)]);
+  assert.equal(integer(rs.rows[0][0]), 42n);
+});
+
+// Field case C13 in workerd: client-side binding (the Hyperdrive path's only way to pass
+// parameters) writes every awkward string and every byte value so that the server reads it
+// back exactly, with backslash escapes and under NO_BACKSLASH_ESCAPES.
+for (const worker of ["hyperdrive", "hyperdrive_no_backslash"]) {
+  test(`c13: strings and all byte values round-trip through client-side binding (${worker})`, { skip: skip.hyperdrive }, async () => {
+    const w = run.worker(worker);
+    const table = `wd_c13_${worker === "hyperdrive" ? "default" : "nbe"}`;
+    await recreate(w, table, "id INT PRIMARY KEY, t LONGTEXT COLLATE utf8mb4_bin, b LONGBLOB");
+    const texts = [
+      "it's", "back\\slash", "trailing\\", "\\'", "nul\0inside", "line\nfeed\rreturn",
+      "ctrl-z\x1a", 'double"quote', "multibyte é 😀 中文", "?", "-- not a comment",
+      Array.from({ length: 256 }, (_, i) => String.fromCodePoint(i)).join(""),
+    ];
+    const bytes = [Buffer.from(Array.from({ length: 256 }, (_, i) => i)), Buffer.alloc(0)];
+    const values = [...texts.map((t) => [v.text(t), null]), ...bytes.map((b) => [null, v.bytes(b)])];
+    for (const [id, [t, b]] of values.entries()) {
+      await exec(w, `INSERT INTO ${table} VALUES (?, ?, ?)`, [v.int(id), t, b]);
+      const rs = await sql(w, `SELECT t, b, t <=> ?, b <=> ? FROM ${table} WHERE id = ?`, [t, b, v.int(id)]);
+      const [gotT, gotB, sameT, sameB] = rs.rows[0];
+      assert.deepEqual(gotT, t, `row ${id} text`);
+      assert.deepEqual(gotB, b, `row ${id} bytes`);
+      assert.equal(integer(sameT), 1n, `row ${id}: the server compares the bound text equal`);
+      assert.equal(integer(sameB), 1n, `row ${id}: the server compares the bound bytes equal`);
+    }
+  });
+}
