@@ -64,9 +64,9 @@
 //!
 //! * direct (native): one statement per [`Connector::query`] call; several statements in one
 //!   text run but are reported as unsupported. Parameters are bound on the server. Pooled
-//!   connections are reset (`COM_RESET_CONNECTION`) when returned. With `client=wire` (and in
-//!   Workers) the pool does not reset; a connection returned inside a transaction or with an
-//!   answer left unread is closed instead.
+//!   connections are not reset when returned (that would drop prepared statements); one left
+//!   inside a transaction (or, on the wire client, with an answer left unread) is closed
+//!   instead. `client=wire` runs the same path on the crate's own client, as Workers do.
 //! * hyperdrive: text protocol only; parameters are written into the SQL by
 //!   [`interpolate`], with the escaping the session's `NO_BACKSLASH_ESCAPES` flag calls for.
 //!   `USE`, `PREPARE`/`EXECUTE`/`DEALLOCATE` and several statements in one text are refused

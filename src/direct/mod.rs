@@ -15,6 +15,7 @@ use std::time::{Duration, Instant};
 use async_trait::async_trait;
 use mysql_async::prelude::{Protocol, Queryable};
 use mysql_async::{Conn, Params, Pool, QueryResult};
+use mysql_common::constants::StatusFlags;
 use tokio::sync::OnceCell;
 
 use crate::config::{Backend, Config, SslMode};
@@ -122,8 +123,8 @@ impl DirectConnector {
 }
 
 /// One pooled connection held for a relay session (`TiDB-Stateful-Action: open`): statements
-/// run on it in order, `BEGIN` and `COMMIT` included, until it is dropped and goes back to the
-/// pool, which resets it (`COM_RESET_CONNECTION` rolls back anything left open).
+/// run on it in order, `BEGIN` and `COMMIT` included, until it is dropped. Its session may hold
+/// anything (variables, an open transaction), so it is closed then, never returned to the pool.
 #[cfg(feature = "relay-server")]
 pub(crate) struct Pinned {
     conn: Option<Conn>,
@@ -164,6 +165,19 @@ impl Pinned {
                 })
             }
             other => other,
+        }
+    }
+}
+
+#[cfg(feature = "relay-server")]
+impl Drop for Pinned {
+    fn drop(&mut self) {
+        if let Some(conn) = self.conn.take() {
+            if let Ok(handle) = tokio::runtime::Handle::try_current() {
+                handle.spawn(async move {
+                    let _ = conn.disconnect().await;
+                });
+            }
         }
     }
 }
@@ -424,7 +438,16 @@ impl Connector for DirectConnector {
 
     async fn query(&self, sql: &str, params: &[Value]) -> Result<ResultSet> {
         let mut conn = self.conn().await?;
-        run_one(&mut conn, sql, params, Step::Statement, &self.shared.config).await
+        let result = run_one(&mut conn, sql, params, Step::Statement, &self.shared.config).await;
+        // A `BEGIN` sent through query() would carry its transaction to the next user of
+        // the pooled connection; closing the connection rolls it back.
+        if conn
+            .last_ok_packet()
+            .is_some_and(|ok| ok.status_flags().contains(StatusFlags::SERVER_STATUS_IN_TRANS))
+        {
+            let _ = conn.disconnect().await;
+        }
+        result
     }
 
     async fn batch(&self, statements: &[Statement]) -> Result<Vec<ResultSet>> {
@@ -502,7 +525,7 @@ impl SessionConn for DirectConn {
         self.conn.as_ref().is_none_or(|conn| {
             conn.last_ok_packet().is_none_or(|ok| {
                 ok.status_flags()
-                    .contains(mysql_common::constants::StatusFlags::SERVER_STATUS_IN_TRANS)
+                    .contains(StatusFlags::SERVER_STATUS_IN_TRANS)
             })
         })
     }
@@ -527,8 +550,9 @@ impl SessionConn for DirectConn {
         let Some(mut conn) = self.conn.take() else {
             return;
         };
-        // Roll back right away so locks are released; without a runtime, returning the
-        // connection to the pool still resets it (COM_RESET_CONNECTION rolls back).
+        // Roll back right away so locks are released; without a runtime nothing can be sent,
+        // and the connection is dropped (mysql_async then closes it rather than pool it, as
+        // it cannot clean it up either).
         if let Ok(handle) = tokio::runtime::Handle::try_current() {
             handle.spawn(async move {
                 if conn.query_drop("ROLLBACK").await.is_err() {

@@ -98,6 +98,7 @@ macro_rules! conformance_tests {
             server_errors_keep_errno_and_sqlstate,
             multi_statement_text_is_reported,
             server_version_is_parsed,
+            begin_through_query_never_reaches_the_next_user,
             c07_no_hidden_statements,
             c07_configured_session_settings_only,
             c08_utf8mb4_is_negotiated,
@@ -908,6 +909,15 @@ pub async fn c07_no_hidden_statements(t: &Target) {
         vec![probe.to_owned()],
         "statements on the connection"
     );
+}
+
+/// A `BEGIN` sent through `query()` must not leave its transaction on a pooled connection for
+/// whoever checks it out next (a pool of one makes that the very next call).
+pub async fn begin_through_query_never_reaches_the_next_user(t: &Target) {
+    let db = t.connect("pool-size=1").await;
+    db.execute("BEGIN", &[]).await.unwrap();
+    let rs = db.query("SELECT @@in_transaction", &[]).await.unwrap();
+    assert_eq!(rs.rows[0].try_get::<i64, _>(0).unwrap(), 0);
 }
 
 pub async fn c07_configured_session_settings_only(t: &Target) {
