@@ -441,10 +441,10 @@ impl Connector for DirectConnector {
         let result = run_one(&mut conn, sql, params, Step::Statement, &self.shared.config).await;
         // A `BEGIN` sent through query() would carry its transaction to the next user of
         // the pooled connection; closing the connection rolls it back.
-        if conn
-            .last_ok_packet()
-            .is_some_and(|ok| ok.status_flags().contains(StatusFlags::SERVER_STATUS_IN_TRANS))
-        {
+        if conn.last_ok_packet().is_some_and(|ok| {
+            ok.status_flags()
+                .contains(StatusFlags::SERVER_STATUS_IN_TRANS)
+        }) {
             let _ = conn.disconnect().await;
         }
         result
