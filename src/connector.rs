@@ -323,3 +323,14 @@ const _: () = {
         }
     }
 };
+
+/// Asks the server for its version string (`SELECT VERSION()`), for backends that do not see
+/// the handshake's.
+pub(crate) async fn select_version<C: Connector + ?Sized>(db: &C) -> Result<ServerVersion> {
+    let rs = db.query("SELECT VERSION()", &[]).await?;
+    let raw: String = rs
+        .first()
+        .ok_or_else(|| crate::error::Error::protocol("SELECT VERSION() returned no row"))?
+        .try_get(0)?;
+    Ok(ServerVersion::parse(&raw))
+}

@@ -412,14 +412,7 @@ impl Connector for RelayConnector {
         let version = self
             .shared
             .version
-            .get_or_try_init(|| async {
-                let rs = self.query("SELECT VERSION()", &[]).await?;
-                let raw: String = rs
-                    .first()
-                    .ok_or_else(|| Error::protocol("SELECT VERSION() returned no row"))?
-                    .try_get(0)?;
-                Ok::<_, Error>(ServerVersion::parse(&raw))
-            })
+            .get_or_try_init(|| crate::connector::select_version(self))
             .await?;
         Ok(version.clone())
     }
