@@ -527,11 +527,24 @@ async fn standard_answers_carry_headers_and_gzip() {
             ("Accept-Encoding", "gzip"),
             ("X-Debug-Trace-Id", "trace-123"),
         ],
-        json!({"query": "SELECT REPEAT('z', 1000) AS z"}).to_string(),
+        json!({"query": "SELECT REPEAT('z', 4000) AS z"}).to_string(),
     )
     .await;
     assert_eq!(a.status, 200);
     assert_eq!(a.headers["content-encoding"], "gzip");
+    // A small answer is not worth compressing.
+    let small = post(
+        &relay,
+        &[("Accept-Encoding", "gzip")],
+        json!({"query": "SELECT 1 AS one"}).to_string(),
+    )
+    .await;
+    assert_eq!(small.status, 200);
+    assert!(
+        !small.headers.contains_key("content-encoding"),
+        "{:?}",
+        small.headers
+    );
     assert_eq!(a.headers["x-debug-trace-id"], "trace-123");
     assert_eq!(a.headers["tidb-connect-relay"], "1");
     assert!(!a.headers["tidb-session"].is_empty());

@@ -168,6 +168,7 @@ pub async fn serve(
         })
     };
 
+    const COMPRESS_ABOVE: u16 = 1400;
     let router = Router::new()
         .route(protocol::SQL_PATH, post(sql))
         .route(protocol::CAPABILITIES_PATH, get(capabilities))
@@ -176,7 +177,15 @@ pub async fn serve(
         .route("/metrics", get(metrics))
         .fallback(not_found)
         .layer(axum::middleware::from_fn_with_state(app.clone(), envelope))
-        .layer(tower_http::compression::CompressionLayer::new().gzip(true))
+        // Small answers (a point select's is a few hundred bytes) cost more CPU to compress on
+        // both sides than they save on the wire.
+        .layer(
+            tower_http::compression::CompressionLayer::new()
+                .gzip(true)
+                .compress_when(tower_http::compression::predicate::SizeAbove::new(
+                    COMPRESS_ABOVE,
+                )),
+        )
         .with_state(app.clone());
 
     tracing::info!(
