@@ -229,7 +229,7 @@ function rawPost(body, headers = {}) {
 }
 
 test('every answer carries a session token and gzip is honoured', async () => {
-  const res = await rawPost({ query: "SELECT REPEAT('x', 500) AS x" }, {
+  const res = await rawPost({ query: "SELECT REPEAT('x', 5000) AS x" }, {
     'Accept-Encoding': 'gzip',
     'X-Debug-Trace-Id': 'js-trace-1',
   });
@@ -238,5 +238,5 @@ test('every answer carries a session token and gzip is honoured', async () => {
   assert.equal(res.headers.get('X-Debug-Trace-Id'), 'js-trace-1');
   assert.equal(res.headers.get('Content-Encoding'), 'gzip');
   const body = await res.json();
-  assert.equal(body.rows[0][0].length, 500);
+  assert.equal(body.rows[0][0].length, 5000);
 });
