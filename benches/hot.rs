@@ -1,6 +1,7 @@
 //! Criterion benches of the client-side hot code, without a server: row decoding in both
 //! MySQL protocols (text: Hyperdrive path and wire client; binary: prepared statements on the
-//! direct path) and client-side parameter interpolation (`tidb_connect::interpolate`).
+//! direct path), client-side parameter interpolation (`tidb_connect::interpolate`), and the
+//! relay's JSON answers (encoding on the relay, decoding in the relay client).
 //!
 //! `cargo bench --features bench-internals --bench hot`. The packets are built here the way a
 //! server sends them for a sysbench-like row (BIGINT, INT, two utf8mb4 VARCHARs).
@@ -12,7 +13,8 @@ use mysql_common::constants::{ColumnFlags, ColumnType};
 use mysql_common::packets::Column;
 use mysql_common::proto::MySerialize;
 use tidb_connect::__bench::{binary_rows, columns, text_rows};
-use tidb_connect::{Escaping, Value, interpolate};
+use tidb_connect::relay::protocol::{SqlResponse, decode_result, encode_result};
+use tidb_connect::{Escaping, ResultSet, Value, interpolate};
 
 const UTF8MB4_BIN: u16 = 46;
 const BINARY: u16 = 63;
@@ -143,5 +145,32 @@ fn interpolation(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, decode, interpolation);
+fn relay_json(c: &mut Criterion) {
+    let cols = columns(&column_packets()).expect("column definitions");
+    let mut group = c.benchmark_group("relay json");
+    for n in [1u64, 100] {
+        let rows = text_rows(&cols, &text_packets(n)).unwrap();
+        let rs = ResultSet {
+            columns: rows[0].columns().to_vec().into(),
+            rows,
+            ..ResultSet::default()
+        };
+        let body = serde_json::to_vec(&encode_result(&rs, true)).unwrap();
+        let back = decode_result(serde_json::from_slice::<SqlResponse>(&body).unwrap()).unwrap();
+        assert_eq!(back.rows.len(), rs.rows.len());
+        group.throughput(Throughput::Elements(n));
+        group.bench_with_input(BenchmarkId::new("encode answer", n), &rs, |b, rs| {
+            b.iter(|| black_box(serde_json::to_vec(&encode_result(black_box(rs), true)).unwrap()))
+        });
+        group.bench_with_input(BenchmarkId::new("decode answer", n), &body, |b, body| {
+            b.iter(|| {
+                let resp: SqlResponse = serde_json::from_slice(black_box(body)).unwrap();
+                black_box(decode_result(resp).unwrap())
+            })
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, decode, interpolation, relay_json);
 criterion_main!(benches);
