@@ -912,8 +912,9 @@ fn encode_answer(
             app.limits.max_rows
         )));
     }
-    // TODO(#4): stream rows from the database and stop reading at the limits, instead of
-    // checking a result that was read whole.
+    // The result was read whole (the direct backend returns whole results), so a refused
+    // answer still cost the database and the relay its rows; the limits bound that memory.
+    // Streaming rows would stop earlier (README, Limitations).
     let bytes = match answer {
         Answer::One(rs) => serde_json::to_vec(&protocol::encode_result(&rs, extended)),
         Answer::Many(all) => serde_json::to_vec(&BatchResponse {
