@@ -3,30 +3,12 @@
 
 mod common;
 
+use common::capture::Captured;
+
 use tidb_connect::{Config, Connector};
 
 async fn try_connect(url: &str) -> tidb_connect::Result<tidb_connect::Client> {
     tidb_connect::connect(&Config::parse(url)?).await
-}
-
-/// Captures everything logged at trace level and above while a test runs.
-#[derive(Clone, Default)]
-struct Captured(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
-
-impl std::io::Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl Captured {
-    fn text(&self) -> String {
-        String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
-    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

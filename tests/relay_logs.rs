@@ -3,23 +3,11 @@
 
 mod common;
 
+use common::capture::Captured;
+
 use serde_json::json;
 use tidb_connect::relay_server::{RelayConfig, log_filter};
 use tidb_connect::{Config, Connector, TxOptions, params};
-
-/// Captures everything the filter lets through while the test runs.
-#[derive(Clone, Default)]
-struct Captured(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
-
-impl std::io::Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn relay_logs_and_debug_output_carry_no_secrets() {
@@ -78,7 +66,7 @@ async fn relay_logs_and_debug_output_carry_no_secrets() {
         .await
         .unwrap_err();
 
-    let logs = String::from_utf8_lossy(&captured.0.lock().unwrap()).into_owned();
+    let logs = captured.text();
     assert!(logs.contains("request_id"), "no request ids:\n{logs}");
     assert!(logs.contains("answered"), "no request log:\n{logs}");
     let shown = format!(

@@ -8,6 +8,7 @@
 
 #![allow(dead_code)]
 
+pub mod capture;
 pub mod proxy;
 #[cfg(feature = "relay-server")]
 pub mod relay;
